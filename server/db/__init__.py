@@ -1,0 +1,1 @@
+"""Storage: the schema, engines and migrations. Nothing here decides a business rule."""

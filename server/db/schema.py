@@ -1,0 +1,132 @@
+"""The database schema: one SQL table per synced table, generated from the registry, plus the
+sync engine's own tables.
+
+A synced lww table stores each column's current value beside ``<column>__v``, the version of the
+write that put it there as a byte string that sorts in version order (``sync.merge.version_bytes``),
+so SQL merges a batch with one upsert. ``_rev`` orders rows for pull: on PostgreSQL the id of the
+transaction that last wrote the row (xid8), on SQLite a counter taken under the write lock.
+A ledger table stores its columns once with the row's ``_ts`` and ``_site``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeEngine
+
+from server.db.types import ExactDecimal
+from shared.registry import DELETED, TABLES, Kind
+from shared.registry import Table as SyncTable
+from shared.values import ColType
+
+__all__ = ["VERSION_SUFFIX", "metadata", "sql_tables", "version_col"]
+
+VERSION_SUFFIX = "__v"
+metadata = MetaData()
+
+
+def version_col(name: str) -> str:
+    return name + VERSION_SUFFIX
+
+
+def _sql_type(t: ColType) -> TypeEngine[object] | type[TypeEngine[object]]:
+    return {
+        ColType.TEXT: Text,
+        ColType.ID: String(36),
+        ColType.DECIMAL: ExactDecimal(),
+        ColType.DATE: Date,
+        ColType.BOOL: Boolean,
+        ColType.INT: BigInteger,
+    }[t]  # type: ignore[return-value]
+
+
+def _synced_table(t: SyncTable) -> Table:
+    cols: list[Column[object]] = [Column("id", String(36), primary_key=True)]
+    for c in t.columns:
+        cols.append(Column(c.name, _sql_type(c.type), nullable=True))
+        if t.kind is Kind.LWW:
+            cols.append(Column(version_col(c.name), LargeBinary(25), nullable=True))
+    if t.kind is Kind.LWW:
+        cols.append(Column(DELETED, Boolean, nullable=True))
+        cols.append(Column(version_col(DELETED), LargeBinary(25), nullable=True))
+    else:
+        cols.append(Column("_ts", BigInteger, nullable=False))
+        cols.append(Column("_site", String(36), nullable=False))
+    cols.append(Column("_rev", BigInteger, nullable=False))
+    table = Table(t.name, metadata, *cols)
+    Index(f"ix_{t.name}__rev", table.c._rev, table.c.id)
+    for c in t.columns:
+        if c.name in ("owner", "warehouse_id", "order_id", "product_id"):
+            Index(f"ix_{t.name}_{c.name}", table.c[c.name])
+    return table
+
+
+sql_tables: dict[str, Table] = {t.name: _synced_table(t) for t in TABLES}
+
+# ---- the engine's own tables ------------------------------------------------------------
+
+sync_state = Table(
+    "sync_state", metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("rev", BigInteger, nullable=False),  # SQLite's change counter
+    Column("server_ts", BigInteger, nullable=False),  # the last stamp of a server write
+    Column("secret", String(64), nullable=False),  # signs cursors; shared by every process
+)
+
+device = Table(
+    "sync_device", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("warehouse_id", String(36), nullable=True),
+    Column("code_hash", String(64), nullable=True, unique=True),
+    Column("code_expires_at", DateTime(timezone=True), nullable=True),
+    Column("token_hash", String(64), nullable=True, unique=True),
+    Column("acked_seq", BigInteger, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("enrolled_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("last_seen_at", DateTime(timezone=True), nullable=True),
+)
+
+rejection = Table(
+    "sync_rejection", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site", String(36), nullable=False, index=True),
+    Column("user", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("table_name", String(64), nullable=False),
+    Column("pk", String(64), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("vals", Text, nullable=False),  # the change as sent, JSON
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+conflict = Table(
+    "sync_conflict", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site", String(36), nullable=False, index=True),
+    Column("user", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("table_name", String(64), nullable=False),
+    Column("pk", String(64), nullable=False),
+    Column("column_name", String(64), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("attempted", Text, nullable=True),
+    Column("current", Text, nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)

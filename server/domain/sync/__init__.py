@@ -1,0 +1,1 @@
+"""Sync: enrolment, push, pull and the quarantine of refused changes."""

@@ -1,0 +1,150 @@
+"""Devices: creation with a one-time enrolment code, enrolment for a token, revocation, and
+authentication. Codes and tokens are stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import uuid_utils
+from sqlalchemy import insert, select, update
+
+from server.config import Settings
+from server.db.engine import Database
+from server.db.schema import device, sql_tables
+from server.domain.sync.clock import ServerClock
+from server.domain.sync.principal import Principal
+from shared.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from shared.registry import Role
+from sync.protocol import DeviceCreate, DeviceCreated, Enrolled
+
+__all__ = ["authenticate", "create_device", "enrol", "list_devices", "revoke"]
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed on phones
+BOOTSTRAP = Principal(user="bootstrap", role=Role.BACKOFFICE)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _new_code() -> str:
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def _normalise_code(code: str) -> str:
+    raw = "".join(ch for ch in code.upper() if ch.isalnum())
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}" if len(raw) == 12 else code
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def create_device(db: Database, settings: Settings, principal: Principal, req: DeviceCreate) -> DeviceCreated:
+    if not principal.is_backoffice:
+        raise Forbidden("only a back-office device may create devices")
+    role = Role(req.role)
+    warehouse_id = req.warehouse_id
+    if warehouse_id is not None:
+        try:
+            warehouse_id = str(uuid.UUID(warehouse_id))
+        except ValueError:
+            raise InvalidInput(f"warehouse_id must be a UUID, got {warehouse_id[:64]!r}",
+                               code="invalid_value") from None
+    if role is Role.WAREHOUSE and warehouse_id is None:
+        raise InvalidInput("a warehouse device needs a warehouse_id", code="invalid_value")
+    code = _new_code()
+    device_id = str(uuid_utils.uuid7())
+    async with db.write() as conn:
+        if warehouse_id is not None:
+            wh = sql_tables["warehouse"]
+            if (await conn.execute(select(wh.c.id).where(wh.c.id == warehouse_id))).first() is None:
+                raise InvalidInput(f"there is no warehouse {warehouse_id}", code="unknown_warehouse")
+        await conn.execute(insert(device).values(
+            id=device_id, user=req.user, role=role.value, warehouse_id=warehouse_id,
+            code_hash=_hash(code), code_expires_at=_now() + dt.timedelta(seconds=settings.enrolment_code_ttl_s),
+            acked_seq=0, created_at=_now()))
+    return DeviceCreated(device_id=device_id, enrolment_code=code)
+
+
+async def enrol(db: Database, clock: ServerClock, code: str) -> Enrolled:
+    token = secrets.token_urlsafe(32)
+    code_hash = _hash(_normalise_code(code))
+    async with db.write() as conn:
+        row = (await conn.execute(select(device).where(device.c.code_hash == code_hash))).mappings().first()
+        if row is None:
+            raise NotAuthenticated("this enrolment code is unknown or was already used; ask the back office "
+                                   "for a new one", code="bad_enrolment_code")
+        if row["revoked_at"] is not None:
+            raise NotAuthenticated("this device was revoked", code="revoked")
+        expires = row["code_expires_at"]
+        if expires is not None and expires.replace(tzinfo=dt.UTC) < _now():
+            raise NotAuthenticated("this enrolment code has expired; ask the back office for a new one",
+                                   code="bad_enrolment_code")
+        # the code is spent in the same statement that checks it, so two racing enrolments cannot both win
+        spent = await conn.execute(update(device).where(device.c.id == row["id"], device.c.code_hash == code_hash)
+                                   .values(code_hash=None, token_hash=_hash(token), enrolled_at=_now()))
+        if spent.rowcount != 1:
+            raise Conflict("this enrolment code was used at the same moment by another device",
+                           code="bad_enrolment_code")
+    return Enrolled(device_id=row["id"], token=token, server_ts=clock.server_ts(), role=row["role"],
+                    user=row["user"], warehouse_id=row["warehouse_id"])
+
+
+async def revoke(db: Database, principal: Principal, device_id: str) -> None:
+    if not principal.is_backoffice:
+        raise Forbidden("only a back-office device may revoke devices")
+    async with db.write() as conn:
+        done = await conn.execute(update(device).where(device.c.id == device_id[:64], device.c.revoked_at.is_(None))
+                                  .values(revoked_at=_now(), token_hash=None, code_hash=None))
+        if done.rowcount == 0:
+            exists = (await conn.execute(select(device.c.id).where(device.c.id == device_id[:64]))).first()
+            if exists is None:
+                raise NotFound(f"there is no device {device_id[:64]}", code="unknown_device")
+
+
+async def list_devices(db: Database, principal: Principal) -> list[dict[str, Any]]:
+    if not principal.is_backoffice:
+        raise Forbidden("only a back-office device may list devices")
+    async with db.read() as conn:
+        rows = (await conn.execute(select(
+            device.c.id, device.c.user, device.c.role, device.c.warehouse_id, device.c.acked_seq,
+            device.c.created_at, device.c.enrolled_at, device.c.revoked_at, device.c.last_seen_at,
+        ).order_by(device.c.created_at))).mappings().all()
+    return [dict(r) for r in rows]
+
+
+@dataclass
+class Authenticator:
+    """Turns an Authorization header into a Principal (or refuses it)."""
+
+    db: Database
+    settings: Settings
+
+    async def __call__(self, header: str | None) -> Principal:
+        if not header or not header.lower().startswith("bearer "):
+            raise NotAuthenticated("send 'Authorization: Bearer <token>'", code="not_authenticated")
+        token = header[7:].strip()
+        if not token or len(token) > 256:
+            raise NotAuthenticated("the bearer token is malformed", code="not_authenticated")
+        boot = self.settings.bootstrap_token
+        if boot and hmac.compare_digest(token.encode(), boot.encode()):
+            return BOOTSTRAP
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(device.c.id, device.c.user, device.c.role, device.c.warehouse_id,
+                                             device.c.revoked_at)
+                                      .where(device.c.token_hash == _hash(token)))).mappings().first()
+        if row is None or row["revoked_at"] is not None:
+            raise NotAuthenticated("this token is unknown or its device was revoked", code="not_authenticated")
+        return Principal(user=row["user"], role=Role(row["role"]), device_id=row["id"],
+                         warehouse_id=row["warehouse_id"])
+
+
+authenticate = Authenticator

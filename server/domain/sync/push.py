@@ -1,0 +1,261 @@
+"""Push: store a device's batch of changes atomically and exactly once.
+
+One transaction per batch: lock the device's row (so its pushes are serialised and ``acked_seq``
+is read fresh), skip what was already acknowledged, check every new change, merge the accepted
+ones in bulk, quarantine the refused ones, and move ``acked_seq``. Either all of it commits or
+none of it does, so a retry after a lost response or a killed process completes the batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.db.engine import Database
+from server.db.retry import retrying
+from server.db.schema import conflict, device, rejection, version_col
+from server.domain.sync import store
+from server.domain.sync.checks import Checked, check_change
+from server.domain.sync.clock import ServerClock
+from server.domain.sync.principal import Principal
+from server.domain.sync.scopes import expected_value
+from server.config import Settings
+from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.registry import REGISTRY, Everyone, InWarehouse, Kind, OwnedBy, Via
+from shared.values import to_wire
+from sync.merge import version_bytes
+from sync.protocol import Change, PushRequest, PushResponse, Rejection
+
+__all__ = ["push"]
+
+
+def _ordered_batch(changes: list[Change]) -> list[Change]:
+    """Sort by seq, drop exact duplicates, and refuse holes or contradictory duplicates."""
+    out: list[Change] = []
+    for c in sorted(changes, key=lambda c: c.seq):
+        if out and out[-1].seq == c.seq:
+            if out[-1] != c:
+                raise InvalidInput(f"seq {c.seq} appears twice in the batch with different contents",
+                                   code="bad_batch")
+            continue
+        if out and c.seq != out[-1].seq + 1:
+            raise Conflict(f"the batch jumps from seq {out[-1].seq} to {c.seq}; seqs must have no gaps",
+                           code="gap")
+        out.append(c)
+    return out
+
+
+async def push(db: Database, clock: ServerClock, settings: Settings, principal: Principal,
+               request: PushRequest) -> PushResponse:
+    if principal.device_id is None:
+        raise Forbidden("only an enrolled device can push; enrol one with the bootstrap token first",
+                        code="not_a_device")
+    if request.site != principal.device_id:
+        raise Forbidden(f"this token belongs to device {principal.device_id}; it cannot push as "
+                        f"{request.site[:64]!r}", code="wrong_site")
+    changes = _ordered_batch(request.changes)
+
+    async def attempt() -> tuple[int, list[Rejection], int]:
+        async with db.write() as conn:
+            return await _push_in_transaction(conn, clock, settings, principal, changes)
+
+    acked, rejected, max_ts = await retrying(attempt)
+    clock.observe(max_ts)
+    return PushResponse(acked=acked, server_ts=clock.server_ts(), rejected=rejected)
+
+
+async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settings: Settings,
+                               principal: Principal, changes: list[Change]) -> tuple[int, list[Rejection], int]:
+    site = principal.device_id
+    assert site is not None
+    stmt = select(device.c.acked_seq).where(device.c.id == site)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    acked = int((await conn.execute(stmt)).scalar_one())
+    if changes and changes[0].seq > acked + 1:
+        raise Conflict(f"the server has acknowledged up to seq {acked}; this batch starts at "
+                       f"{changes[0].seq}. Send again from seq {acked + 1}.", code="gap")
+    fresh = [c for c in changes if c.seq > acked]
+    if not fresh:
+        return acked, [], 0
+    rev = await store.next_rev(conn)
+    now = clock.now_ms()
+    checked: list[Checked] = []
+    rejected: dict[int, Rejection] = {}
+    for change in fresh:
+        result = check_change(change, principal, now, settings.max_clock_skew_ms)
+        if isinstance(result, Rejection):
+            rejected[change.seq] = result
+        else:
+            checked.append(result)
+    plan = await _resolve(conn, principal, checked, rev)
+    rejected.update(plan.rejected)
+    for name, rows in plan.lww.items():
+        await store.apply_lww(conn, name, rows)
+    for name, rows in plan.ledger.items():
+        await store.apply_ledger(conn, name, rows)
+    received = dt.datetime.now(dt.UTC)
+    by_seq = {c.seq: c for c in fresh}
+    if rejected:
+        await conn.execute(insert(rejection), [
+            {"site": site, "user": principal.user, "seq": r.seq, "table_name": by_seq[r.seq].table[:64],
+             "pk": by_seq[r.seq].pk[:64], "ts": by_seq[r.seq].ts,
+             "vals": json.dumps(by_seq[r.seq].vals, default=str)[:100_000],
+             "reason": r.reason, "detail": r.detail, "received_at": received}
+            for r in rejected.values()
+        ])
+    if plan.conflicts:
+        await conn.execute(insert(conflict), [{**c, "site": site, "user": principal.user,
+                                               "received_at": received} for c in plan.conflicts])
+    new_acked = fresh[-1].seq
+    await conn.execute(update(device).where(device.c.id == site)
+                       .values(acked_seq=new_acked, last_seen_at=received))
+    max_ts = max((c.change.ts for c in checked), default=0)
+    return new_acked, [rejected[s] for s in sorted(rejected)], max_ts
+
+
+@dataclass
+class _Plan:
+    lww: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    ledger: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    rejected: dict[int, Rejection] = field(default_factory=dict)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def _resolve(conn: AsyncConnection, principal: Principal, checked: list[Checked], rev: int) -> _Plan:
+    """Check each change against stored rows (scopes, immutability, status order) in seq order,
+    seeing the batch's own earlier changes, and turn the survivors into bulk-merge rows."""
+    state = await _load_state(conn, principal, checked)
+    plan = _Plan()
+    site = principal.device_id or ""
+    for ch in checked:
+        c, t, key = ch.change, ch.table, (ch.table.name, ch.change.pk)
+        row = state.get(key)
+        why = _scope_violation(ch, row, principal, state)
+        if why is not None:
+            plan.rejected[c.seq] = Rejection(seq=c.seq, reason="forbidden", detail=why)
+            continue
+        if t.kind is Kind.LEDGER:
+            if row is not None:
+                diff = [n for n in ch.vals if _differs(row.get(n), ch.vals[n])]
+                diff += [col.name for col in t.columns if col.name not in ch.vals and row.get(col.name) is not None]
+                if diff:
+                    plan.rejected[c.seq] = Rejection(
+                        seq=c.seq, reason="immutable",
+                        detail=f"{t.name} {c.pk} was already written with other values ({', '.join(sorted(diff))}); "
+                               "ledger rows never change: write a compensating row instead")
+                continue  # an identical re-send is already stored
+            new_row = {col.name: ch.vals.get(col.name) for col in t.columns}
+            state[key] = new_row
+            plan.ledger[t.name].append({"id": c.pk, **new_row, "_ts": c.ts, "_site": site, "_rev": rev})
+            continue
+        vals = dict(ch.vals)
+        for name in list(vals):
+            col = t.column(name)
+            if col is None or not col.is_status or row is None:
+                continue
+            if col.rank(vals[name]) < col.rank(row.get(name)):
+                plan.conflicts.append({
+                    "seq": c.seq, "table_name": t.name, "pk": c.pk, "column_name": name, "ts": c.ts,
+                    "attempted": str(vals[name]), "current": str(row.get(name))})
+                del vals[name]
+        if not vals:
+            continue
+        if row is None:
+            row = state[key] = {}
+        for name, value in vals.items():
+            col = t.column(name)
+            rank = col.rank(value) if col is not None and col.is_status else 0
+            v = version_bytes(c.ts, site, rank)
+            old = row.get(version_col(name))
+            if old is None or v > old:
+                row[name], row[version_col(name)] = value, v
+        plan.lww[t.name].append(store.lww_params(t.name, c.pk, c.ts, site, vals, rev))
+    return plan
+
+
+def _differs(stored: Any, incoming: Any) -> bool:
+    return to_wire(stored) != to_wire(incoming) and stored != incoming
+
+
+async def _load_state(conn: AsyncConnection, principal: Principal,
+                      checked: list[Checked]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored rows that the checks need: ledger rows being re-sent, rows with status columns,
+    rows under a scope, and the parents that scope rows hang from."""
+    needs: dict[str, set[str]] = defaultdict(set)
+    vias: list[tuple[str, str, Via]] = []
+    for ch in checked:
+        t, pk = ch.table, ch.change.pk
+        rule = t.write_rule(principal.role)
+        scope = rule.scope if rule is not None else Everyone()
+        if t.kind is Kind.LEDGER or not isinstance(scope, Everyone) or any(
+                (col := t.column(n)) is not None and col.is_status for n in ch.vals):
+            needs[t.name].add(pk)
+        if isinstance(scope, Via):
+            vias.append((t.name, pk, scope))
+            parent = ch.vals.get(scope.column)
+            if parent is not None:
+                needs[scope.parent].add(str(parent))
+    state: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, pks in needs.items():
+        for pk, row in (await store.fetch_rows(conn, name, pks)).items():
+            state[(name, pk)] = row
+    later: dict[str, set[str]] = defaultdict(set)
+    for name, pk, via in vias:
+        row = state.get((name, pk))
+        if row is not None and row.get(via.column) and (via.parent, row[via.column]) not in state:
+            later[via.parent].add(row[via.column])
+    for name, pks in later.items():
+        for pk, row in (await store.fetch_rows(conn, name, pks)).items():
+            state[(name, pk)] = row
+    return state
+
+
+def _scope_violation(ch: Checked, row: dict[str, Any] | None, principal: Principal,
+                     state: dict[tuple[str, str], dict[str, Any]]) -> str | None:
+    """Why this device may not write this row, or None when it may."""
+    t = ch.table
+    rule = t.write_rule(principal.role)
+    scope = rule.scope if rule is not None else Everyone()
+    if isinstance(scope, Everyone):
+        return None
+    if isinstance(scope, OwnedBy | InWarehouse):
+        col, want = scope.column, expected_value(scope, principal)
+        what = "user" if isinstance(scope, OwnedBy) else "warehouse"
+        if want is None:
+            return f"this device has no {what}, so it may not write {t.name}"
+        if row is not None and row.get(col) != want:
+            return f"{t.name} {ch.change.pk} has {col} {row.get(col)!r}; this device may only write rows whose {col} is {want!r}"
+        if col in ch.vals and ch.vals[col] != want:
+            return f"{col} must be this device's {what} {want!r}, not {ch.vals[col]!r}"
+        if row is None and col not in ch.vals:
+            return f"a new {t.name} must set {col} to this device's {what} {want!r}"
+        return None
+    if isinstance(scope, Via):
+        parents = []
+        if row is not None and row.get(scope.column):
+            parents.append(str(row[scope.column]))
+        if scope.column in ch.vals:
+            parents.append(str(ch.vals[scope.column]))
+        if not parents:
+            return f"a new {t.name} must name its {scope.column}"
+        parent_rule = REGISTRY[scope.parent].write_rule(principal.role)
+        parent_scope = parent_rule.scope if parent_rule is not None else None
+        for pid in parents:
+            prow = state.get((scope.parent, pid))
+            if prow is None:
+                return f"{scope.parent} {pid} is unknown to the server; push it before its {t.name} rows"
+            if isinstance(parent_scope, OwnedBy | InWarehouse):
+                want = expected_value(parent_scope, principal)
+                if prow.get(parent_scope.column) != want:
+                    return f"{scope.parent} {pid} is not this device's to change"
+            elif not isinstance(parent_scope, Everyone):
+                return f"this device may not write {scope.parent} rows, nor their {t.name} rows"
+        return None
+    return f"this device may not write {t.name}"

@@ -1,0 +1,1 @@
+"""Back-office pages (later issues) and HTTP helpers shared by controllers."""
