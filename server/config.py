@@ -18,6 +18,9 @@ class Settings:
     bootstrap_token: str | None = None
     enrolment_code_ttl_s: int = 7 * 24 * 3600
     max_body_bytes: int = 8 * 1024 * 1024
+    # failure tests only: hold each push transaction open this long before it commits, so a
+    # test can kill the process while a batch is written but not committed
+    fault_push_delay_ms: int = 0
 
     @property
     def is_sqlite(self) -> bool:
@@ -47,4 +50,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         bootstrap_token=env.get("FIELDSYNC_BOOTSTRAP_TOKEN") or None,
         enrolment_code_ttl_s=_int(env, "FIELDSYNC_ENROLMENT_CODE_TTL_S", 7 * 24 * 3600),
         max_body_bytes=_int(env, "FIELDSYNC_MAX_BODY_BYTES", 8 * 1024 * 1024),
+        fault_push_delay_ms=_int(env, "FIELDSYNC_FAULT_PUSH_DELAY_MS", 0),
     )

@@ -56,7 +56,7 @@ def _decoder(kind: str, type_: Any) -> Any:
 
 def decode(body: bytes, type_: type[T], media_type: str = JSON) -> T:
     try:
-        return _decoder(media_type, type_).decode(body)  # type: ignore[no-any-return]
+        return _decoder(media_type, type_).decode(body)  # type: ignore[no-any-return,arg-type]
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise DecodeError(str(exc)) from None
 

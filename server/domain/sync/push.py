@@ -8,6 +8,7 @@ none of it does, so a retry after a lost response or a killed process completes 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections import defaultdict
@@ -116,6 +117,8 @@ async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settin
     new_acked = fresh[-1].seq
     await conn.execute(update(device).where(device.c.id == site)
                        .values(acked_seq=new_acked, last_seen_at=received))
+    if settings.fault_push_delay_ms:
+        await asyncio.sleep(settings.fault_push_delay_ms / 1000)
     max_ts = max((c.change.ts for c in checked), default=0)
     return new_acked, [rejected[s] for s in sorted(rejected)], max_ts
 

@@ -1,0 +1,91 @@
+"""The ``fieldsync`` command: ``serve`` and ``migrate`` (planning commands come with their issues).
+
+Every command opens the database named by ``FIELDSYNC_DATABASE_URL`` and brings its schema to
+the current version first, so each works on a fresh database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from server.config import load_settings
+
+__all__ = ["main"]
+
+console = Console(stderr=True)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import open_service
+
+    settings = load_settings()
+
+    async def prepare() -> None:
+        db, _ = await open_service(settings)  # migrate once, before any worker starts
+        try:
+            if args.demo:
+                from server.demo import load_demo, print_demo
+
+                print_demo(console, await load_demo(db))
+        finally:
+            await db.dispose()
+
+    asyncio.run(prepare())
+    where = settings.database_url.split("@")[-1]
+    console.print(f"[bold]fieldsync[/] serving on http://{args.host}:{args.port}  "
+                  f"(database {where}, {args.workers} worker{'s' if args.workers > 1 else ''})")
+    uvicorn.run("server.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level=args.log_level, access_log=args.access_log,
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from server.app import open_service
+    from server.db.migrate import current_revision
+
+    async def run() -> str | None:
+        db, _ = await open_service(load_settings())
+        try:
+            return await current_revision(db)
+        finally:
+            await db.dispose()
+
+    console.print(f"schema at revision {asyncio.run(run())}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fieldsync", description="Offline-first sync and planning server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default=os.environ.get("FIELDSYNC_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("FIELDSYNC_PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=1, help="server processes (share one database)")
+    serve.add_argument("--demo", action="store_true", help="load the demo company on first start")
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action="store_true")
+    serve.set_defaults(func=_serve)
+    migrate = sub.add_parser("migrate", help="create or upgrade the schema and exit")
+    migrate.set_defaults(func=_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "workers", 1) < 1:
+        console.print("[red]--workers must be at least 1[/]")
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
