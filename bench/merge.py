@@ -1,0 +1,426 @@
+"""Merge cost: changes from many devices, a share of them in conflict, applied by the push service.
+
+Workload (``--n`` changes, default 100,000): 50 back-office devices edit ``product`` rows; every
+change writes ``--cells`` cells of one row. ``--conflict`` of the changes (default 20 %) land on
+"hot" rows that ``--writers`` devices (default 4) each write, same cells, different stamps
+(a quarter of them share a stamp with another writer, so the site decides). The rest create
+rows of their own. Each device's changes go out in pushes of ``--batch`` (default 500) in seq
+order, the devices interleaved, so pushes arrive out of stamp order. All PushRequests are built
+before the clock starts; the timed part is only ``push()`` on a real migrated database.
+
+Baseline, same run: the same rows (one per change: id, ts, site and the written cells) put with
+a plain ``executemany`` into a plain table, in the same batches with one commit per batch:
+stdlib ``sqlite3`` on a WAL file (``synchronous=NORMAL`` like the server); on PostgreSQL also
+asyncpg ``executemany`` and ``copy_records_to_table`` into a plain table on the same server.
+
+After the run every conflicting cell is checked to hold the value of its greatest ``(ts, site)``,
+and a sample of the other rows to hold what was written.
+
+    .venv/bin/python -m bench.merge [--db sqlite|postgres] [--n 100000] [--profile FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import random
+import shutil
+import sqlite3
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uuid_utils
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.dialects.sqlite.pysqlite import dialect as sqlite_dialect
+
+from bench.common import BenchDb, Device, Row, bench_database, console, enrol_devices, report
+from server.app import open_service
+from server.config import Settings
+from server.db.engine import open_database
+from server.db.schema import sql_tables
+from server.domain.sync import store
+from server.domain.sync.checks import check_change
+from server.domain.sync.clock import ServerClock, wall_ms
+from server.domain.sync.push import push
+from sync.hlc import pack
+from sync.protocol import Change, PushRequest
+
+CELLS = ("name", "barcode", "uom", "sku")
+
+
+@dataclass
+class Workload:
+    pushes: list[tuple[Device, PushRequest]]
+    # per hot row and cell: every (ts, site, value) written to it
+    hot: dict[str, dict[str, list[tuple[int, str, str]]]] = field(default_factory=dict)
+    cold: dict[str, dict[str, str]] = field(default_factory=dict)
+    n_changes: int = 0
+    n_cells: int = 0
+
+    def baseline_batches(self) -> list[list[tuple[Any, ...]]]:
+        """The same data as plain rows, one per change, in the same batches as the pushes."""
+        out = []
+        for dev, req in self.pushes:
+            out.append([(c.pk, c.ts, dev.id, *c.vals.values()) for c in req.changes])
+        return out
+
+
+def build_workload(devices: list[Device], n: int, conflict: float, writers: int, cells: int,
+                   batch: int, seed: int) -> Workload:
+    rng = random.Random(seed)
+    cols = CELLS[:cells]
+    now = wall_ms()
+    base_ms = now - 15 * 60_000  # stamps spread over the last 15 minutes: none too far ahead
+    per_device: dict[int, list[tuple[str, int, dict[str, str]]]] = defaultdict(list)
+    wl = Workload(pushes=[])
+
+    def new_pk() -> str:
+        return str(uuid_utils.uuid7())
+
+    def stamp() -> int:
+        return pack(base_ms + rng.randrange(10 * 60_000), rng.randrange(4))
+
+    n_hot_rows = round(n * conflict) // writers
+    for h in range(n_hot_rows):
+        pk = new_pk()
+        first_ts: int | None = None
+        wl.hot[pk] = {c: [] for c in cols}
+        for w, d in enumerate(rng.sample(range(len(devices)), writers)):
+            ts = stamp()
+            if first_ts is None:
+                first_ts = ts
+            elif rng.random() < 0.25:
+                ts = first_ts  # a tie on ts: the site decides
+            vals = {c: f"{c} hot{h} w{w} d{d}" for c in cols}
+            per_device[d].append((pk, ts, vals))
+            for c in cols:
+                wl.hot[pk][c].append((ts, devices[d].id, vals[c]))
+    n_cold = n - n_hot_rows * writers
+    for i in range(n_cold):
+        d = i % len(devices)
+        pk = new_pk()
+        vals = {c: f"{c} cold{i}" for c in cols}
+        per_device[d].append((pk, stamp(), vals))
+        wl.cold[pk] = vals
+    queues: list[list[PushRequest]] = []
+    for d, writes in sorted(per_device.items()):
+        writes.sort(key=lambda w: w[1])  # a device's stamps grow with its seq
+        changes = [Change(seq=i + 1, table="product", pk=pk, ts=ts, vals=vals)
+                   for i, (pk, ts, vals) in enumerate(writes)]
+        queues.append([PushRequest(site=devices[d].id, changes=changes[i:i + batch])
+                       for i in range(0, len(changes), batch)])
+    by_site = {dev.id: dev for dev in devices}
+    rounds = max(len(q) for q in queues)
+    for r in range(rounds):
+        order = list(range(len(queues)))
+        rng.shuffle(order)
+        for q in order:
+            if r < len(queues[q]):
+                req = queues[q][r]
+                wl.pushes.append((by_site[req.site], req))
+    wl.n_changes = sum(len(req.changes) for _, req in wl.pushes)
+    wl.n_cells = wl.n_changes * len(cols)
+    return wl
+
+
+# ---- the figure ---------------------------------------------------------------------------
+
+
+async def run_pushes(db: Any, settings: Settings, wl: Workload, profile: str | None) -> float:
+    clock = ServerClock()
+    prof = cProfile.Profile() if profile else None
+    t0 = time.perf_counter()
+    if prof:
+        prof.enable()
+    for dev, req in wl.pushes:
+        res = await push(db, clock, settings, dev.principal, req)
+        if res.rejected or res.acked != req.changes[-1].seq:
+            raise SystemExit(f"push refused something: acked {res.acked}, rejected {res.rejected[:3]}")
+    if prof:
+        prof.disable()
+    elapsed = time.perf_counter() - t0
+    if prof and profile:
+        prof.dump_stats(profile)
+        console.print(f"[yellow]profiled run (cProfile slows it): stats in {profile}[/]")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    return elapsed
+
+
+async def verify(db: Any, wl: Workload, sample: int, seed: int) -> tuple[int, int]:
+    """Check every conflicting cell and a sample of the others; returns (cells checked, rows)."""
+    t = sql_tables["product"]
+    cols = list(next(iter(wl.hot.values())).keys()) if wl.hot else list(next(iter(wl.cold.values())))
+    rng = random.Random(seed + 1)
+    cold_pks = rng.sample(sorted(wl.cold), min(sample, len(wl.cold)))
+    want_pks = list(wl.hot) + cold_pks
+    got: dict[str, dict[str, Any]] = {}
+    async with db.read() as conn:
+        n_rows = int((await conn.execute(select(func.count()).select_from(t))).scalar_one())
+        for i in range(0, len(want_pks), 500):
+            chunk = want_pks[i:i + 500]
+            res = await conn.execute(select(t.c.id, *[t.c[c] for c in cols]).where(t.c.id.in_(chunk)))
+            for r in res.mappings():
+                got[r["id"]] = dict(r)
+    checked = 0
+    for pk, cells in wl.hot.items():
+        for c, writes in cells.items():
+            ts, site, value = max(writes)  # (ts, site) decides; values are unique per write
+            if got.get(pk, {}).get(c) != value:
+                raise SystemExit(f"WRONG MERGE: product {pk}.{c} holds {got.get(pk, {}).get(c)!r}, "
+                                 f"expected {value!r} from ts={ts} site={site}")
+            checked += 1
+    for pk in cold_pks:
+        for c, value in wl.cold[pk].items():
+            if got.get(pk, {}).get(c) != value:
+                raise SystemExit(f"WRONG: product {pk}.{c} holds {got.get(pk, {}).get(c)!r}, expected {value!r}")
+            checked += 1
+    expected_rows = len(wl.hot) + len(wl.cold)
+    if n_rows != expected_rows:
+        raise SystemExit(f"WRONG: {n_rows} product rows, expected {expected_rows}")
+    return checked, n_rows
+
+
+# ---- baselines ----------------------------------------------------------------------------
+
+
+def _plain_columns(n_cells: int) -> str:
+    return ", ".join(["id TEXT", "ts INTEGER", "site TEXT"] + [f"c{i} TEXT" for i in range(n_cells)])
+
+
+def sqlite_baseline(path: Path, batches: list[list[tuple[Any, ...]]]) -> float:
+    width = len(batches[0][0])
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"CREATE TABLE plain ({_plain_columns(width - 3)})")
+    sql = f"INSERT INTO plain VALUES ({', '.join('?' * width)})"
+    t0 = time.perf_counter()
+    for rows in batches:
+        conn.execute("BEGIN")
+        conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    assert conn.execute("SELECT count(*) FROM plain").fetchone()[0] == sum(map(len, batches))
+    conn.close()
+    return elapsed
+
+
+async def asyncpg_baselines(dsn: str, batches: list[list[tuple[Any, ...]]]) -> tuple[float, float]:
+    import asyncpg
+
+    width = len(batches[0][0])
+    conn = await asyncpg.connect(dsn)
+    try:
+        times = []
+        for table in ("plain_executemany", "plain_copy"):
+            await conn.execute(f"CREATE TABLE {table} ({_plain_columns(width - 3).replace('INTEGER', 'BIGINT')})")
+        sql = f"INSERT INTO plain_executemany VALUES ({', '.join(f'${i + 1}' for i in range(width))})"
+        t0 = time.perf_counter()
+        for rows in batches:
+            async with conn.transaction():
+                await conn.executemany(sql, rows)
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for rows in batches:
+            async with conn.transaction():
+                await conn.copy_records_to_table("plain_copy", records=rows)
+        times.append(time.perf_counter() - t0)
+        return times[0], times[1]
+    finally:
+        await conn.close()
+
+
+# ---- where the time goes: the same upserts through fewer layers ---------------------------
+
+
+class _Dialect:
+    def __init__(self, name: str) -> None:
+        self.dialect = type("D", (), {"name": name})()
+
+
+def upsert_batches(wl: Workload) -> list[list[dict[str, Any]]]:
+    """The parameters ``push`` hands the bulk merge, per push (sorted by id as it does)."""
+    out = []
+    for i, (dev, req) in enumerate(wl.pushes):
+        rows = [store.lww_params("product", c.pk, c.ts, dev.id, c.vals, i + 1) for c in req.changes]
+        out.append(sorted(rows, key=lambda r: r["id"]))
+    return out
+
+
+def time_pure(wl: Workload) -> tuple[float, float]:
+    """Seconds for the stateless checks of every change, and for building the upsert rows."""
+    now = wall_ms()
+    t0 = time.perf_counter()
+    for dev, req in wl.pushes:
+        for c in req.changes:
+            check_change(c, dev.principal, now, 60_000)
+    checks = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    upsert_batches(wl)
+    return checks, time.perf_counter() - t0
+
+
+async def layers(bdb: BenchDb, template: Path | None, wl: Workload) -> list[tuple[str, float]]:
+    """The server's own upsert statement and parameters, run (1) straight on the driver,
+    (2) through SQLAlchemy Core, and for SQLite (3) through SQLAlchemy on the sync pysqlite
+    driver, each on an empty migrated product table."""
+    batches = upsert_batches(wl)
+    out: list[tuple[str, float]] = []
+    if bdb.kind == "sqlite":
+        assert template is not None
+        stmt = store._lww_upsert(_Dialect("sqlite"), "product")
+        compiled = stmt.compile(dialect=sqlite_dialect())
+        sql, order = str(compiled), compiled.positiontup
+        tuples = [[tuple(r[k] for k in order) for r in rows] for rows in batches]
+        path = bdb.workdir / "layer-driver.db"
+        shutil.copy(template, path)
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        t0 = time.perf_counter()
+        for rows in tuples:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+        out.append(("upsert SQL on the driver (stdlib sqlite3)", time.perf_counter() - t0))
+        conn.close()
+        path = bdb.workdir / "layer-sa-sync.db"
+        shutil.copy(template, path)
+        engine = create_engine(f"sqlite:///{path}")
+        with engine.connect() as c:
+            c.exec_driver_sql("PRAGMA journal_mode=WAL")
+            c.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        t0 = time.perf_counter()
+        for rows in batches:
+            with engine.begin() as c:
+                c.execute(stmt, rows)
+        out.append(("+ SQLAlchemy Core (sync pysqlite)", time.perf_counter() - t0))
+        engine.dispose()
+        path = bdb.workdir / "layer-sa-async.db"
+        shutil.copy(template, path)
+        db = open_database(f"sqlite+aiosqlite:///{path}")
+    else:
+        import asyncpg
+
+        assert bdb.dsn is not None
+        stmt = store._lww_upsert(_Dialect("postgresql"), "product")
+        compiled = stmt.compile(dialect=asyncpg_dialect())
+        sql, order = str(compiled), compiled.positiontup
+        tuples = [[tuple(r[k] for k in order) for r in rows] for rows in batches]
+        conn = await asyncpg.connect(bdb.dsn)
+        try:
+            await conn.execute("TRUNCATE product")
+            t0 = time.perf_counter()
+            for rows in tuples:
+                async with conn.transaction():
+                    await conn.executemany(sql, rows)
+            out.append(("upsert SQL on the driver (asyncpg)", time.perf_counter() - t0))
+            await conn.execute("TRUNCATE product")
+        finally:
+            await conn.close()
+        db = open_database(bdb.url)
+    try:
+        t0 = time.perf_counter()
+        for rows in batches:
+            async with db.write() as c:
+                await store.apply_lww(c, "product", rows)
+        out.append((f"+ SQLAlchemy Core async ({'aiosqlite' if bdb.kind == 'sqlite' else 'asyncpg'}), "
+                    "i.e. store.apply_lww", time.perf_counter() - t0))
+    finally:
+        await db.dispose()
+    return out
+
+
+# ---- main ---------------------------------------------------------------------------------
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    async with bench_database(args.db) as bdb:
+        await run(bdb, args)
+
+
+async def run(bdb: BenchDb, args: argparse.Namespace) -> None:
+    settings = Settings(database_url=bdb.url)
+    db, _ = await open_service(settings)
+    template: Path | None = None
+    if bdb.kind == "sqlite":  # an empty migrated database, for the layer runs
+        await db.dispose()
+        template = bdb.workdir / "template.db"
+        shutil.copy(bdb.workdir / "server.db", template)
+        db, _ = await open_service(settings)
+    try:
+        devices = await enrol_devices(db, settings, args.devices, "backoffice")
+        wl = build_workload(devices, args.n, args.conflict, args.writers, args.cells, args.batch, args.seed)
+        console.print(f"[dim]{wl.n_changes:,} changes ({wl.n_cells:,} cells) from {len(devices)} devices "
+                      f"in {len(wl.pushes)} pushes; {len(wl.hot):,} hot rows x {args.writers} writers; "
+                      f"database {args.db}[/]")
+        elapsed = await run_pushes(db, settings, wl, args.profile)
+        checked, n_rows = await verify(db, wl, args.sample, args.seed)
+    finally:
+        await db.dispose()
+    batches = wl.baseline_batches()
+    base_sqlite = sqlite_baseline(bdb.workdir / "baseline.db", batches)
+    rows = [
+        Row("push service, total", f"{elapsed:.2f} s", f"{base_sqlite:.2f} s sqlite3 executemany",
+            elapsed / base_sqlite, "<= 2x", elapsed / base_sqlite <= 2),
+    ]
+    if bdb.dsn is not None:
+        pg_many, pg_copy = await asyncpg_baselines(bdb.dsn, batches)
+        rows += [
+            Row("push service vs asyncpg", f"{elapsed:.2f} s", f"{pg_many:.2f} s asyncpg executemany",
+                elapsed / pg_many, "<= 2x", elapsed / pg_many <= 2),
+            Row("push service vs COPY", f"{elapsed:.2f} s", f"{pg_copy:.2f} s asyncpg copy",
+                elapsed / pg_copy, "(for scale)"),
+        ]
+    rows.append(Row("changes/s", f"{wl.n_changes / elapsed:,.0f}",
+                    f"{wl.n_changes / base_sqlite:,.0f} sqlite3"))
+    rows.append(Row("cells/s", f"{wl.n_cells / elapsed:,.0f}", f"{wl.n_cells / base_sqlite:,.0f} sqlite3"))
+    if not args.no_layers:
+        checks, params = time_pure(wl)
+        steps = await layers(bdb, template, wl)
+        steps.append(("+ checks, scopes, plan, bookkeeping: push service", elapsed))
+        table = [Row("plain executemany (the baseline)", f"{base_sqlite:.2f} s", ratio=1.0)]
+        table += [Row(name, f"{t:.2f} s", f"{base_sqlite:.2f} s", t / base_sqlite) for name, t in steps]
+        table += [Row("  of which: stateless checks (check_change), alone", f"{checks:.2f} s"),
+                  Row("  of which: building upsert rows (lww_params), alone", f"{params:.2f} s")]
+        report("Where the time goes: the same merge through fewer layers", table)
+    report(f"Merge: {wl.n_changes:,} changes, {args.conflict:.0%} conflicting, {args.db}", rows, [
+        f"correctness: {checked:,} cells checked (every conflicting cell holds its max (ts, site)); "
+        f"{n_rows:,} product rows as expected",
+        f"batches of {args.batch} changes, {args.cells} cells each, one transaction per batch "
+        "(figure and baseline alike)",
+    ] + (["[yellow]profiled: the time includes cProfile's overhead[/]"] if args.profile else []))
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.merge", description=__doc__.split("\n\n")[0])
+    p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    p.add_argument("--n", type=int, default=100_000, help="changes in all")
+    p.add_argument("--devices", type=int, default=50)
+    p.add_argument("--conflict", type=float, default=0.2, help="share of changes on contested rows")
+    p.add_argument("--writers", type=int, default=4, help="devices writing each contested row")
+    p.add_argument("--cells", type=int, default=2, choices=range(1, len(CELLS) + 1), help="cells per change")
+    p.add_argument("--batch", type=int, default=500, help="changes per push")
+    p.add_argument("--sample", type=int, default=2000, help="uncontested rows to spot-check")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--profile", metavar="FILE", help="run under cProfile and dump stats to FILE")
+    p.add_argument("--no-layers", action="store_true", help="skip the where-the-time-goes runs")
+    p.add_argument("--quick", action="store_true", help="a tiny run (smoke test)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.n, args.devices, args.batch, args.sample = 2_000, 10, 100, 200
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    asyncio.run(main_async(parse(argv)))
+
+
+if __name__ == "__main__":
+    main()
