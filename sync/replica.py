@@ -273,7 +273,7 @@ class Replica:
         clean = checked_vals(shape.table, vals)
         with self._tx():
             seq = self._queue(shape, pk, self.clock.tick(), clean)
-            self._refresh(shape, pk)
+            self._refresh(shape, pk, clean)
         return seq
 
     def delete(self, table: str, pk: str) -> int:
@@ -295,7 +295,7 @@ class Replica:
                                "compensating row instead", "immutable")
         with self._tx():
             seq = self._queue(shape, pk, self.clock.tick(), clean)
-            self._refresh(shape, pk)
+            self._refresh(shape, pk, clean)
         return seq
 
     def _queue(self, shape: _Shape, pk: str, ts: int, vals: dict[str, Any]) -> int:
@@ -414,14 +414,14 @@ class Replica:
     def _settle(self, entries: list[OutboxEntry],
                 response: PushResponse) -> tuple[list[Rejection], int, int]:
         outcome = settle(entries, response)
-        touched: set[tuple[str, str]] = set()
+        touched: dict[tuple[str, str], set[str]] = {}
         with self._tx():
             self.clock.observe(response.server_ts)
             for entry in outcome.accepted:
                 self._fold(entry)
             for entry in entries:
                 if entry.seq <= outcome.acked:
-                    touched.add((entry.table, entry.pk))
+                    touched.setdefault((entry.table, entry.pk), set()).update(entry.vals)
             if outcome.skewed:
                 self.clock.correct(response.server_ts, self.max_skew_ms)
                 # queued again before the old entries go, so their cells' bases are kept as they
@@ -439,11 +439,11 @@ class Replica:
                 for entry in stale:
                     self._db.execute("UPDATE _outbox SET ts = ? WHERE seq = ?",
                                      (self.clock.tick(), entry.seq))
-                    touched.add((entry.table, entry.pk))
+                    touched.setdefault((entry.table, entry.pk), set()).update(entry.vals)
                 restamped = len(outcome.skewed) + len(stale)
-            for table, pk in sorted(touched):
+            for (table, pk), names in sorted(touched.items()):
                 if table in self._shapes:
-                    self._refresh(self._shapes[table], pk)
+                    self._refresh(self._shapes[table], pk, names)
         return [r for _, r in outcome.refused], len(outcome.skewed), restamped
 
     def _fold(self, entry: OutboxEntry) -> None:
@@ -491,7 +491,7 @@ class Replica:
             row = LedgerRow({n: change.vals.get(n) for n in shape.names}, *incoming)
             if pending:
                 self._set_ledger_base(shape, pk, row)
-                self._refresh(shape, pk)
+                self._refresh(shape, pk, shape.names)
             else:
                 self._db.execute(shape.upsert, shape.ledger_params(pk, row))
             return
@@ -513,10 +513,11 @@ class Replica:
 
     # ---- pending writes over the server's state ---------------------------------------------
 
-    def _refresh(self, shape: _Shape, pk: str) -> None:
-        """Show ``winner(base, pending writes)`` in every dirty cell; drop bases gone clean.
+    def _refresh(self, shape: _Shape, pk: str, names: Iterable[str]) -> None:
+        """Show ``winner(base, pending writes)`` in the cells ``names`` whose pending writes
+        changed, and drop the bases of those that have none left.
 
-        Cells without a base row and without pending writes already hold the server's state.
+        A missing base row means the server holds nothing in that cell.
         """
         name = shape.table.name
         pending = self._pending(name, pk)
@@ -537,7 +538,9 @@ class Replica:
         for e in pending:
             for col, value in e.vals.items():
                 writes.setdefault(col, []).append((value, e.ts, self.site))
-        for col in set(bases) | set(writes):
+        for col in set(names):
+            if col not in shape.types:
+                continue
             best = winner(shape.table, col, [bases.get(col), *writes.get(col, [])])
             if best is None:
                 cells.pop(col, None)
