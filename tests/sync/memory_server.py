@@ -34,12 +34,12 @@ from sync.merge import SERVER_SITE, Version, version
 from sync.ports import SeqGap
 from sync.protocol import (
     Change,
-    PullResponse,
     PulledChange,
+    PullResponse,
     PushRequest,
     PushResponse,
-    RejectReason,
     Rejection,
+    RejectReason,
 )
 
 __all__ = ["Accepted", "ConflictRecord", "MemoryServer", "MemoryServerFixture", "MemoryTransport"]
