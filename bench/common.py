@@ -67,8 +67,11 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
+    load = "n/a"
+    with contextlib.suppress(OSError):
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return (f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+            f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load average {load}")
 
 
 @dataclass

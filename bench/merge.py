@@ -4,7 +4,7 @@ Workload (``--n`` changes, default 100,000): 50 back-office devices edit ``produ
 change writes ``--cells`` cells of one row. ``--conflict`` of the changes (default 20 %) land on
 "hot" rows that ``--writers`` devices (default 4) each write, same cells, different stamps
 (a quarter of them share a stamp with another writer, so the site decides). The rest create
-rows of their own. Each device's changes go out in pushes of ``--batch`` (default 500) in seq
+rows of their own. Row ids are uuid7 made at the row's first stamp, as a device makes them. Each device's changes go out in pushes of ``--batch`` (default 500) in seq
 order, the devices interleaved, so pushes arrive out of stamp order. All PushRequests are built
 before the clock starts; the timed part is only ``push()`` on a real migrated database.
 
@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import pstats
 import random
 import shutil
 import sqlite3
+import statistics
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +47,12 @@ from server.app import open_service
 from server.config import Settings
 from server.db.engine import open_database
 from server.db.schema import sql_tables
+from server.domain.sync import push as push_module
 from server.domain.sync import store
 from server.domain.sync.checks import check_change
 from server.domain.sync.clock import ServerClock, wall_ms
 from server.domain.sync.push import push
-from sync.hlc import pack
+from sync.hlc import pack, physical_ms
 from sync.protocol import Change, PushRequest
 
 CELLS = ("name", "barcode", "uom", "sku")
@@ -80,33 +84,33 @@ def build_workload(devices: list[Device], n: int, conflict: float, writers: int,
     per_device: dict[int, list[tuple[str, int, dict[str, str]]]] = defaultdict(list)
     wl = Workload(pushes=[])
 
-    def new_pk() -> str:
-        return str(uuid_utils.uuid7())
+    def new_pk(ts: int) -> str:
+        # devices make uuid7 ids when they create a row, so ids follow the stamps' time order
+        return str(uuid_utils.uuid7(nanoseconds=physical_ms(ts) * 1_000_000 + rng.randrange(1_000_000)))
 
     def stamp() -> int:
         return pack(base_ms + rng.randrange(10 * 60_000), rng.randrange(4))
 
     n_hot_rows = round(n * conflict) // writers
     for h in range(n_hot_rows):
-        pk = new_pk()
-        first_ts: int | None = None
+        stamps = [stamp() for _ in range(writers)]
+        for w in range(1, writers):
+            if rng.random() < 0.25:
+                stamps[w] = stamps[0]  # a tie on ts: the site decides
+        pk = new_pk(min(stamps))
         wl.hot[pk] = {c: [] for c in cols}
         for w, d in enumerate(rng.sample(range(len(devices)), writers)):
-            ts = stamp()
-            if first_ts is None:
-                first_ts = ts
-            elif rng.random() < 0.25:
-                ts = first_ts  # a tie on ts: the site decides
             vals = {c: f"{c} hot{h} w{w} d{d}" for c in cols}
-            per_device[d].append((pk, ts, vals))
+            per_device[d].append((pk, stamps[w], vals))
             for c in cols:
-                wl.hot[pk][c].append((ts, devices[d].id, vals[c]))
+                wl.hot[pk][c].append((stamps[w], devices[d].id, vals[c]))
     n_cold = n - n_hot_rows * writers
     for i in range(n_cold):
         d = i % len(devices)
-        pk = new_pk()
+        ts = stamp()
+        pk = new_pk(ts)
         vals = {c: f"{c} cold{i}" for c in cols}
-        per_device[d].append((pk, stamp(), vals))
+        per_device[d].append((pk, ts, vals))
         wl.cold[pk] = vals
     queues: list[list[PushRequest]] = []
     for d, writes in sorted(per_device.items()):
@@ -130,6 +134,50 @@ def build_workload(devices: list[Device], n: int, conflict: float, writers: int,
 
 
 # ---- the figure ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def phase_timers(db: Any) -> Iterator[dict[str, float]]:
+    """Wall time spent in each phase of ``push`` (the run is one task, so wall time is the
+    phase's own cost, waits on the database included). Wraps a few coarse functions only, so
+    the overhead is a few calls per push."""
+    spent: dict[str, float] = defaultdict(float)
+    patched: list[tuple[Any, str, Any]] = []
+
+    def timed(owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        async def wrapper(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await original(*a, **k)
+            finally:
+                spent[label] += time.perf_counter() - t0
+
+        patched.append((owner, name, original))
+        setattr(owner, name, wrapper)
+
+    timed(push_module, "_push_in_transaction", "in transaction")
+    timed(push_module, "_resolve", "plan")
+    timed(store, "apply_lww", "upsert")
+    original_write = db.write
+
+    @contextlib.asynccontextmanager
+    async def write() -> AsyncIterator[Any]:
+        t0 = time.perf_counter()
+        async with original_write() as conn:
+            spent["begin"] += time.perf_counter() - t0
+            yield conn
+            t0 = time.perf_counter()
+        spent["commit"] += time.perf_counter() - t0
+
+    db.write = write
+    try:
+        yield spent
+    finally:
+        db.write = original_write
+        for owner, name, original in patched:
+            setattr(owner, name, original)
 
 
 async def run_pushes(db: Any, settings: Settings, wl: Workload, profile: str | None) -> float:
@@ -193,47 +241,73 @@ def _plain_columns(n_cells: int) -> str:
     return ", ".join(["id TEXT", "ts INTEGER", "site TEXT"] + [f"c{i} TEXT" for i in range(n_cells)])
 
 
-def sqlite_baseline(path: Path, batches: list[list[tuple[Any, ...]]]) -> float:
+def sqlite_baseline(path: Path, batches: list[list[tuple[Any, ...]]], *, primary_key: bool = False) -> float:
+    """Seconds to executemany the rows into a plain table (with ``primary_key``: one whose id
+    is a TEXT PRIMARY KEY, the index any merge needs, rows with a known id replaced)."""
     width = len(batches[0][0])
+    path.unlink(missing_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(f"CREATE TABLE plain ({_plain_columns(width - 3)})")
-    sql = f"INSERT INTO plain VALUES ({', '.join('?' * width)})"
+    columns = _plain_columns(width - 3)
+    if primary_key:
+        columns = columns.replace("id TEXT", "id TEXT PRIMARY KEY", 1)
+    conn.execute(f"CREATE TABLE plain ({columns})")
+    verb = "INSERT OR REPLACE" if primary_key else "INSERT"
+    sql = f"{verb} INTO plain VALUES ({', '.join('?' * width)})"
     t0 = time.perf_counter()
     for rows in batches:
         conn.execute("BEGIN")
         conn.executemany(sql, rows)
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - t0
-    assert conn.execute("SELECT count(*) FROM plain").fetchone()[0] == sum(map(len, batches))
+    if not primary_key:
+        assert conn.execute("SELECT count(*) FROM plain").fetchone()[0] == sum(map(len, batches))
     conn.close()
     return elapsed
 
 
-async def asyncpg_baselines(dsn: str, batches: list[list[tuple[Any, ...]]]) -> tuple[float, float]:
+def median_of(runs: int, fn: Any) -> float:
+    """The median of ``runs`` timings: the baselines are short, so one slow run (another
+    process on a 2-core machine) would skew the ratio."""
+    return statistics.median(fn() for _ in range(runs))
+
+
+async def asyncpg_baselines(dsn: str, batches: list[list[tuple[Any, ...]]], runs: int = 3,
+                            *, primary_key: bool = False) -> tuple[float, float]:
+    """Median seconds for asyncpg ``executemany`` and ``copy_records_to_table`` into a plain
+    table, in the same batches with one transaction per batch. With ``primary_key`` the id is
+    a primary key and executemany replaces known rows (ON CONFLICT DO UPDATE); no COPY then."""
     import asyncpg
 
     width = len(batches[0][0])
+    columns = _plain_columns(width - 3).replace("INTEGER", "BIGINT")
+    sql = f"INSERT INTO plain_pg VALUES ({', '.join(f'${i + 1}' for i in range(width))})"
+    if primary_key:
+        columns = columns.replace("id TEXT", "id TEXT PRIMARY KEY", 1)
+        names = ["ts", "site"] + [f"c{i}" for i in range(width - 3)]
+        sql += " ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{n} = excluded.{n}" for n in names)
     conn = await asyncpg.connect(dsn)
+    many, copy = [], []
     try:
-        times = []
-        for table in ("plain_executemany", "plain_copy"):
-            await conn.execute(f"CREATE TABLE {table} ({_plain_columns(width - 3).replace('INTEGER', 'BIGINT')})")
-        sql = f"INSERT INTO plain_executemany VALUES ({', '.join(f'${i + 1}' for i in range(width))})"
-        t0 = time.perf_counter()
-        for rows in batches:
-            async with conn.transaction():
-                await conn.executemany(sql, rows)
-        times.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        for rows in batches:
-            async with conn.transaction():
-                await conn.copy_records_to_table("plain_copy", records=rows)
-        times.append(time.perf_counter() - t0)
-        return times[0], times[1]
+        for _ in range(runs):
+            for out, use_copy in ((many, False), (copy, True)):
+                if use_copy and primary_key:
+                    continue
+                await conn.execute("DROP TABLE IF EXISTS plain_pg")
+                await conn.execute(f"CREATE TABLE plain_pg ({columns})")
+                t0 = time.perf_counter()
+                for rows in batches:
+                    async with conn.transaction():
+                        if use_copy:
+                            await conn.copy_records_to_table("plain_pg", records=rows)
+                        else:
+                            await conn.executemany(sql, rows)
+                out.append(time.perf_counter() - t0)
+        await conn.execute("DROP TABLE IF EXISTS plain_pg")
     finally:
         await conn.close()
+    return statistics.median(many), statistics.median(copy) if copy else float("nan")
 
 
 # ---- where the time goes: the same upserts through fewer layers ---------------------------
@@ -360,12 +434,13 @@ async def run(bdb: BenchDb, args: argparse.Namespace) -> None:
         console.print(f"[dim]{wl.n_changes:,} changes ({wl.n_cells:,} cells) from {len(devices)} devices "
                       f"in {len(wl.pushes)} pushes; {len(wl.hot):,} hot rows x {args.writers} writers; "
                       f"database {args.db}[/]")
-        elapsed = await run_pushes(db, settings, wl, args.profile)
+        with phase_timers(db) as spent:
+            elapsed = await run_pushes(db, settings, wl, args.profile)
         checked, n_rows = await verify(db, wl, args.sample, args.seed)
     finally:
         await db.dispose()
     batches = wl.baseline_batches()
-    base_sqlite = sqlite_baseline(bdb.workdir / "baseline.db", batches)
+    base_sqlite = median_of(3, lambda: sqlite_baseline(bdb.workdir / "baseline.db", batches))
     rows = [
         Row("push service, total", f"{elapsed:.2f} s", f"{base_sqlite:.2f} s sqlite3 executemany",
             elapsed / base_sqlite, "<= 2x", elapsed / base_sqlite <= 2),
@@ -385,11 +460,33 @@ async def run(bdb: BenchDb, args: argparse.Namespace) -> None:
         checks, params = time_pure(wl)
         steps = await layers(bdb, template, wl)
         steps.append(("+ checks, scopes, plan, bookkeeping: push service", elapsed))
-        table = [Row("plain executemany (the baseline)", f"{base_sqlite:.2f} s", ratio=1.0)]
-        table += [Row(name, f"{t:.2f} s", f"{base_sqlite:.2f} s", t / base_sqlite) for name, t in steps]
+        if bdb.dsn is None:
+            ref, ref_name = base_sqlite, "sqlite3"
+            with_pk = median_of(3, lambda: sqlite_baseline(bdb.workdir / "pk.db", batches, primary_key=True))
+        else:
+            ref, ref_name = pg_many, "asyncpg"
+            with_pk, _ = await asyncpg_baselines(bdb.dsn, batches, primary_key=True)
+        table = [Row(f"plain executemany, {ref_name} (the baseline)", f"{ref:.2f} s", ratio=1.0),
+                 Row("(plain executemany into a table with a TEXT PRIMARY KEY)", f"{with_pk:.2f} s",
+                     f"{ref:.2f} s", with_pk / ref)]
+        table += [Row(name, f"{t:.2f} s", f"{ref:.2f} s", t / ref) for name, t in steps]
         table += [Row("  of which: stateless checks (check_change), alone", f"{checks:.2f} s"),
                   Row("  of which: building upsert rows (lww_params), alone", f"{params:.2f} s")]
-        report("Where the time goes: the same merge through fewer layers", table)
+        report("Where the time goes (1): the same upserts through fewer layers", table)
+        inside = spent["in transaction"]
+        phases = [
+            ("stateless checks (check_change; timed alone)", checks),
+            ("plan: scopes, state, versions, upsert rows (_resolve)", spent["plan"]),
+            ("bulk upsert through SQLAlchemy (store.apply_lww)", spent["upsert"]),
+            ("the rest of the transaction: device row, next_rev, acked",
+             inside - spent["plan"] - spent["upsert"] - checks),
+            ("BEGIN (pool checkout) and COMMIT", spent["begin"] + spent["commit"]),
+            ("outside the transaction (batch order, retry wrapper, clock)",
+             elapsed - inside - spent["begin"] - spent["commit"]),
+        ]
+        report("Where the time goes (2): phases of push (wall time, one run)",
+               [Row(name, f"{t:.2f} s", f"{elapsed:.2f} s", t / elapsed) for name, t in phases],
+               ["ratio here = share of the push service's total"])
     report(f"Merge: {wl.n_changes:,} changes, {args.conflict:.0%} conflicting, {args.db}", rows, [
         f"correctness: {checked:,} cells checked (every conflicting cell holds its max (ts, site)); "
         f"{n_rows:,} product rows as expected",
