@@ -59,6 +59,8 @@ def decode(body: bytes, type_: type[T], media_type: str = JSON) -> T:
         return _decoder(media_type, type_).decode(body)  # type: ignore[no-any-return,arg-type]
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise DecodeError(str(exc)) from None
+    except RecursionError:
+        raise DecodeError("the body is nested too deeply") from None
 
 
 def encode(obj: Any, media_type: str = JSON) -> bytes:

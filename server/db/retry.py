@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-__all__ = ["retrying", "is_transient"]
+__all__ = ["is_transient", "retrying"]
 
 T = TypeVar("T")
 _TRANSIENT = ("deadlock", "could not serialize", "database is locked", "40001", "40P01")

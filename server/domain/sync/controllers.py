@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from server.domain.sync import devices, quarantine
 from server.domain.sync import pull as pull_service
@@ -63,7 +63,7 @@ class DeviceController(Controller):
         return respond(request, await devices.enrol(s.db, s.clock, body.enrolment_code))
 
     @delete("/{device_id:str}", status_code=204, operation_class=documented(status=204, errors=(401, 403, 404)))
-    async def revoke(self, request: Req, device_id: str) -> None:
+    async def revoke(self, request: Req, device_id: FromPath[str]) -> None:
         await devices.revoke(request.app.state.db, await principal_of(request), device_id)
 
 

@@ -101,6 +101,10 @@ async def enrol(db: Database, clock: ServerClock, code: str) -> Enrolled:
 async def revoke(db: Database, principal: Principal, device_id: str) -> None:
     if not principal.is_backoffice:
         raise Forbidden("only a back-office device may revoke devices")
+    try:
+        device_id = str(uuid.UUID(device_id))
+    except ValueError:
+        raise NotFound(f"there is no device {device_id[:64]!r}", code="unknown_device") from None
     async with db.write() as conn:
         done = await conn.execute(update(device).where(device.c.id == device_id[:64], device.c.revoked_at.is_(None))
                                   .values(revoked_at=_now(), token_hash=None, code_hash=None))

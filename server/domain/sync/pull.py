@@ -28,7 +28,7 @@ from shared.errors import Forbidden, InvalidInput
 from shared.registry import TABLES, Kind
 from shared.values import to_wire
 from sync.merge import version_from_bytes
-from sync.protocol import MAX_PULL_LIMIT, PullResponse, PulledChange
+from sync.protocol import MAX_PULL_LIMIT, PulledChange, PullResponse
 
 __all__ = ["pull", "row_changes"]
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.config import Settings
 from server.db.engine import Database
 from server.db.retry import retrying
 from server.db.schema import conflict, device, rejection, version_col
@@ -26,7 +27,6 @@ from server.domain.sync.checks import Checked, check_change
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.principal import Principal
 from server.domain.sync.scopes import expected_value
-from server.config import Settings
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.registry import REGISTRY, Everyone, InWarehouse, Kind, OwnedBy, Via
 from shared.values import to_wire
@@ -105,8 +105,8 @@ async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settin
     by_seq = {c.seq: c for c in fresh}
     if rejected:
         await conn.execute(insert(rejection), [
-            {"site": site, "user": principal.user, "seq": r.seq, "table_name": by_seq[r.seq].table[:64],
-             "pk": by_seq[r.seq].pk[:64], "ts": by_seq[r.seq].ts,
+            {"site": site, "user": principal.user, "seq": r.seq, "table_name": _storable(by_seq[r.seq].table),
+             "pk": _storable(by_seq[r.seq].pk), "ts": by_seq[r.seq].ts,
              "vals": json.dumps(by_seq[r.seq].vals, default=str)[:100_000],
              "reason": r.reason, "detail": r.detail, "received_at": received}
             for r in rejected.values()
@@ -181,6 +181,11 @@ async def _resolve(conn: AsyncConnection, principal: Principal, checked: list[Ch
                 row[name], row[version_col(name)] = value, v
         plan.lww[t.name].append(store.lww_params(t.name, c.pk, c.ts, site, vals, rev))
     return plan
+
+
+def _storable(text: str, limit: int = 64) -> str:
+    """Text as a device sent it, made safe to keep: PostgreSQL text cannot hold NUL."""
+    return text[:limit].replace("\x00", "\ufffd")
 
 
 def _differs(stored: Any, incoming: Any) -> bool:

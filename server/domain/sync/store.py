@@ -69,12 +69,16 @@ def _lww_upsert(conn: AsyncConnection, name: str) -> Any:
     ins = _insert(conn, t)
     ex = ins.excluded
     sets: dict[str, Any] = {}
+    wins = []
     for col in _lww_columns(name):
         v = version_col(col)
         newer = or_(t.c[v].is_(None), ex[v] > t.c[v])
         sets[col] = case((newer, ex[col]), else_=t.c[col])
         sets[v] = case((newer, ex[v]), else_=t.c[v])
-    sets["_rev"] = ex["_rev"]
+        wins.append(and_(ex[v].is_not(None), newer))
+    # the row moves forward in the pull log only when some cell changed: a re-sent or losing
+    # write does not make every device download the row again
+    sets["_rev"] = case((or_(*wins), ex["_rev"]), else_=t.c._rev)
     return ins.on_conflict_do_update(index_elements=[t.c.id], set_=sets)
 
 
