@@ -43,7 +43,7 @@ class HealthController(Controller):
 
 class DeviceController(Controller):
     path = "/api/v1/devices"
-    tags = ["devices"]
+    tags = ("devices",)
 
     @post("", operation_class=documented(DeviceCreate, DeviceCreated, 201))
     async def create(self, request: Req) -> Response[bytes]:
@@ -69,7 +69,7 @@ class DeviceController(Controller):
 
 class SyncController(Controller):
     path = "/api/v1/sync"
-    tags = ["sync"]
+    tags = ("sync",)
 
     @post("/push", status_code=200, operation_class=documented(PushRequest, PushResponse, errors=(400, 401, 403, 409)))
     async def push(self, request: Req) -> Response[bytes]:

@@ -1,7 +1,7 @@
 """sync engine tables
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25
 """
 
