@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from shared.errors import InvalidInput
-from shared.registry import REGISTRY, Kind
+from shared.registry import DELETED, REGISTRY, Kind
 from sync.hlc import HLC, physical_ms
-from sync.merge import version
-from sync.ports import Transport, TransportError
-from sync.protocol import PullResponse, PushRequest, PushResponse
+from sync.merge import SERVER_SITE, version
+from sync.ports import SeqGap, Transport, TransportError
+from sync.protocol import Change, PullResponse, PushRequest, PushResponse
 from sync.replica import Replica
 from tests.strategies import (
     LEDGER_TABLE,
@@ -45,6 +45,8 @@ from tests.sync.memory_server import MemoryServerFixture
 T0 = 1_760_000_000_000  # ms: the shared "real" time the test starts at
 MAX_SKEW_MS = 60_000
 FORBIDDEN_DEVICE, FORBIDDEN_TABLE = 2, "product"  # device 2 may not write products
+# Real SQLite files, on tmpfs where there is one: thousands of small commits, each an fsync.
+SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
 class AcceptedChange(Protocol):
@@ -217,7 +219,7 @@ class World:
 def world(make_fixture: FixtureFactory, skews: list[int]) -> Iterator[World]:
     clock = [T0]
     fixture = make_fixture(lambda: clock[0])
-    with tempfile.TemporaryDirectory(prefix="fieldsync-conv-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="fieldsync-conv-", dir=SCRATCH) as tmp:
         w = World(fixture, [], clock)
         for i, skew in enumerate(skews):
             forbidden = frozenset({FORBIDDEN_TABLE}) if i == FORBIDDEN_DEVICE else frozenset()
@@ -287,6 +289,11 @@ def assert_fast_device_does_not_win_later_conflicts(w: World) -> None:
     assert_everyone_equals_server(w)
 
 
+def show(skews: list[int], ops: list[Any]) -> None:
+    """Print a failing history one step a line (hypothesis shows composite draws poorly)."""
+    note(f"clock skews (ms): {skews}\n" + "\n".join(f"  {op!r}" for op in ops))
+
+
 def report(w: World) -> None:
     """What an example exercised (see ``pytest --hypothesis-show-statistics``)."""
     server = getattr(w.fixture, "server", None)
@@ -309,11 +316,12 @@ def scenarios(draw: st.DrawFn) -> tuple[list[int], list[Any]]:
 
 
 @pytest.mark.parametrize("make_fixture", SERVER_FIXTURES.values(), ids=SERVER_FIXTURES.keys())
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios())
 def test_all_devices_converge_to_the_server_state_and_lose_no_write(
         make_fixture: FixtureFactory, scenario: tuple[list[int], list[Any]]) -> None:
     skews, ops = scenario
+    show(skews, ops)
     with world(make_fixture, skews) as w:
         for op in ops:
             w.run(op)
@@ -325,12 +333,13 @@ def test_all_devices_converge_to_the_server_state_and_lose_no_write(
 
 
 @pytest.mark.parametrize("make_fixture", SERVER_FIXTURES.values(), ids=SERVER_FIXTURES.keys())
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios())
 def test_devices_converge_after_a_restart_in_the_middle_of_everything(
         make_fixture: FixtureFactory, scenario: tuple[list[int], list[Any]]) -> None:
     """Every device restarts (fresh clock, same file) between the history and the final sync."""
     skews, ops = scenario
+    show(skews, ops)
     with world(make_fixture, skews) as w:
         for op in ops:
             w.run(op)
@@ -339,3 +348,136 @@ def test_devices_converge_after_a_restart_in_the_middle_of_everything(
         w.settle()
         assert_everyone_equals_server(w)
         assert_no_lost_writes(w)
+
+
+# ---- the server fixture speaks PROTOCOL.md (what the properties above rely on) ---------------
+
+FIXTURE_PARAMS = pytest.mark.parametrize("make_fixture", SERVER_FIXTURES.values(),
+                                         ids=SERVER_FIXTURES.keys())
+ROW = PKS["customer"][0]
+
+
+def _ts(ms: int = T0, counter: int = 0) -> int:
+    return (ms << 16) | counter
+
+
+def _push(fixture: ServerFixture, site: str, *changes: tuple[int, str, str, dict[str, Any]],
+          ts: int | None = None) -> PushResponse:
+    return fixture.transport_for(site).push(PushRequest(site=site, changes=[
+        Change(seq=seq, table=table, pk=pk, ts=ts if ts is not None else _ts(counter=seq), vals=vals)
+        for seq, table, pk, vals in changes]))
+
+
+@FIXTURE_PARAMS
+def test_a_change_is_applied_once_however_often_it_is_sent(make_fixture: FixtureFactory) -> None:
+    fixture = make_fixture(lambda: T0)
+    site = fixture.new_site()
+    first = (1, "customer", ROW, {"name": "Ann"})
+    assert _push(fixture, site, first).acked == 1
+    assert _push(fixture, site, first, (2, "customer", ROW, {"phone": "555"})).acked == 2
+    assert _push(fixture, site, first).acked == 2
+    assert [(a.seq, a.vals) for a in fixture.history()] == [(1, {"name": "Ann"}), (2, {"phone": "555"})]
+
+
+@FIXTURE_PARAMS
+def test_a_batch_starting_past_the_acked_seq_is_refused_as_a_gap(make_fixture: FixtureFactory) -> None:
+    fixture = make_fixture(lambda: T0)
+    site = fixture.new_site()
+    with pytest.raises(SeqGap):
+        _push(fixture, site, (2, "customer", ROW, {"name": "Ann"}))
+    assert fixture.dump() == {}
+
+
+@FIXTURE_PARAMS
+@pytest.mark.parametrize(("table", "vals", "reason"), [
+    ("invoice", {"name": "x"}, "unknown_table"),
+    ("customer", {"colour": "red"}, "unknown_column"),
+    ("stock_move", {DELETED: True}, "unknown_column"),
+    ("product", {"standard_cost": 1.5}, "invalid_value"),
+    ("product", {"kind": "borrow"}, "invalid_value"),
+    ("stock_move", {"qty": "1"}, "invalid_value"),
+    ("product", {"sku": "A"}, "forbidden"),
+])
+def test_a_change_that_cannot_be_applied_is_refused_with_its_reason_and_still_acknowledged(
+        make_fixture: FixtureFactory, table: str, vals: dict[str, Any], reason: str) -> None:
+    fixture = make_fixture(lambda: T0)
+    site = fixture.new_site(forbidden_tables=frozenset({"product"}))
+    response = _push(fixture, site, (1, table, ROW, vals))
+    assert response.acked == 1
+    assert [(r.seq, r.reason) for r in response.rejected] == [(1, reason)]
+    assert fixture.dump() == {}
+
+
+@FIXTURE_PARAMS
+def test_refusals_are_reported_again_when_a_batch_is_resent(make_fixture: FixtureFactory) -> None:
+    """A device whose answer was lost learns its refusals from the resend, or it could never
+    undo them."""
+    fixture = make_fixture(lambda: T0)
+    site = fixture.new_site(forbidden_tables=frozenset({"product"}))
+    batch = [(1, "customer", ROW, {"name": "Ann"}), (2, "product", PKS["product"][0], {"sku": "A"})]
+    _push(fixture, site, *batch)
+    again = _push(fixture, site, *batch)
+    assert [(r.seq, r.reason) for r in again.rejected] == [(2, "forbidden")]
+
+
+@FIXTURE_PARAMS
+def test_a_change_stamped_too_far_ahead_is_refused_as_clock_skew(make_fixture: FixtureFactory) -> None:
+    fixture = make_fixture(lambda: T0)
+    site = fixture.new_site()
+    response = _push(fixture, site, (1, "customer", ROW, {"name": "Ann"}),
+                     ts=_ts(T0 + fixture.max_skew_ms + 1))
+    assert [r.reason for r in response.rejected] == ["clock_skew"]
+    assert physical_ms(response.server_ts) <= T0 + fixture.max_skew_ms
+    ok = _push(fixture, site, (2, "customer", ROW, {"name": "Ann"}), ts=_ts(T0 + fixture.max_skew_ms))
+    assert ok.rejected == []
+
+
+@FIXTURE_PARAMS
+def test_a_status_that_would_go_back_is_not_applied(make_fixture: FixtureFactory) -> None:
+    fixture = make_fixture(lambda: T0)
+    site = fixture.new_site()
+    order = PKS["sales_order"][0]
+    _push(fixture, site, (1, "sales_order", order, {"status": "shipped"}),
+          (2, "sales_order", order, {"status": "draft", "number": "SO-1"}))
+    cells = fixture.dump()["sales_order"][order]
+    assert (cells["status"][0], cells["number"][0]) == ("shipped", "SO-1")
+
+
+@FIXTURE_PARAMS
+def test_a_ledger_row_resent_unchanged_is_accepted_and_changed_is_refused_immutable(
+        make_fixture: FixtureFactory) -> None:
+    fixture = make_fixture(lambda: T0)
+    a, b = fixture.new_site(), fixture.new_site()
+    row = {"product_id": PKS["product"][0], "warehouse_id": PKS["product"][1], "qty": "2",
+           "kind": "receipt"}
+    move = PKS[LEDGER_TABLE][0]
+    assert _push(fixture, a, (1, LEDGER_TABLE, move, row)).rejected == []
+    assert _push(fixture, b, (1, LEDGER_TABLE, move, row)).rejected == []
+    changed = _push(fixture, b, (2, LEDGER_TABLE, move, {**row, "qty": "3"}))
+    assert [r.reason for r in changed.rejected] == ["immutable"]
+    assert fixture.dump()[LEDGER_TABLE][move]["qty"] == ["2", _ts(counter=1), a]
+
+
+@FIXTURE_PARAMS
+@pytest.mark.parametrize("limit", [1, 2, 3, 1000])
+def test_pulling_until_no_more_returns_every_row_with_its_winning_stamps(
+        make_fixture: FixtureFactory, limit: int) -> None:
+    fixture = make_fixture(lambda: T0)
+    site = fixture.new_site()
+    _push(fixture, site, *[(i + 1, "customer", pk, {"name": f"n{i}"})
+                           for i, pk in enumerate(PKS["customer"])])
+    fixture.server_write("customer", ROW, {"phone": "555"})
+    transport = fixture.transport_for(site)
+    cursor: str | None = None
+    seen: dict[str, dict[str, list[Any]]] = {}
+    for _ in range(20):
+        page = transport.pull(cursor, limit)
+        for ch in page.changes:
+            for name, value in ch.vals.items():
+                seen.setdefault(ch.pk, {})[name] = [value, ch.ts, ch.site]
+        cursor = page.cursor
+        if not page.more:
+            break
+    assert seen == fixture.dump()["customer"]
+    assert seen[ROW]["phone"][2] == SERVER_SITE
+    assert transport.pull(cursor, limit).changes == []
