@@ -277,7 +277,7 @@ class ServerProcess:
             self.log.unlink(missing_ok=True)
 
     def __enter__(self) -> ServerProcess:
-        return self.start()
+        return self if self.proc is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
