@@ -36,8 +36,10 @@ from server.domain.sync.principal import Principal
 from sync.protocol import DeviceCreate
 
 __all__ = [
+    "LAYERS",
     "ROOT",
     "Device",
+    "PySpy",
     "RawHttp",
     "Row",
     "ServerProcess",
@@ -226,6 +228,11 @@ class ServerProcess:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "not started"
+        return self.proc.pid
+
     @classmethod
     def fieldsync(cls, database_url: str, **env: str) -> ServerProcess:
         """The real service as shipped: ``fieldsync serve`` (migrates, then uvicorn)."""
@@ -290,6 +297,65 @@ def running(server: ServerProcess) -> Iterator[ServerProcess]:
         yield server
     finally:
         server.stop()
+
+
+# ---- sampling a server process with py-spy -------------------------------------------------
+
+# Where a sample's time goes: the innermost frame that belongs to one of these, leaf first.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("threads waiting for work (queue, lock)", ("threading.py", "queue.py")),
+    ("SQLite (aiosqlite worker thread, lock waits included)", ("aiosqlite/core.py",)),
+    ("asyncpg driver", ("asyncpg/",)),
+    ("SQLAlchemy", ("sqlalchemy/",)),
+    ("stateless checks (checks.py, values.py)", ("server/domain/sync/checks.py", "shared/values.py")),
+    ("push plan (push.py)", ("server/domain/sync/push.py",)),
+    ("bulk merge rows (store.py)", ("server/domain/sync/store.py",)),
+    ("pull pages and entries (pull.py)", ("server/domain/sync/pull.py",)),
+    ("scopes, cursor", ("server/domain/sync/scopes.py", "server/domain/sync/cursor.py")),
+    ("authentication (devices.py)", ("server/domain/sync/devices.py",)),
+    ("registry, versions (shared/, sync/merge.py)", ("shared/", "sync/merge.py", "sync/hlc.py")),
+    ("wire codec (msgspec)", ("sync/codec.py", "server/web/wire.py", "msgspec")),
+    ("other server code", ("server/",)),
+    ("Litestar", ("litestar/",)),
+    ("uvicorn, httptools", ("uvicorn/", "httptools")),
+    ("event loop", ("asyncio/", "selectors.py", "uvloop")),
+)
+
+
+class PySpy:
+    """py-spy recording a process while a load runs (non-blocking, so the server is not slowed
+    by the sampling itself), and the samples' shares per layer."""
+
+    def __init__(self, exe: str, pid: int, out: Path) -> None:
+        self.out = out
+        self.proc = subprocess.Popen([exe, "record", "-p", str(pid), "-o", str(out), "--format", "raw",
+                                      "-r", "100", "--nonblocking"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # let it attach before the load starts
+
+    def stop(self) -> list[tuple[str, float]]:
+        self.proc.send_signal(2)
+        self.proc.wait(timeout=60)
+        return layer_shares(self.out)
+
+
+def layer_shares(raw: Path) -> list[tuple[str, float]]:
+    """Shares of py-spy ``--format raw`` samples per layer of :data:`LAYERS`."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        total += int(n)
+        layer = "other"
+        for frame in reversed(stack.split(";")):
+            hit = next((name for name, marks in LAYERS if any(m in frame for m in marks)), None)
+            if hit is not None:
+                layer = hit
+                break
+        counts[layer] = counts.get(layer, 0) + int(n)
+    return sorted(((k, v / total) for k, v in counts.items()), key=lambda kv: -kv[1]) if total else []
 
 
 # ---- a small keep-alive HTTP/1.1 client for load generation -------------------------------

@@ -30,7 +30,7 @@ import os
 import random
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -40,6 +40,7 @@ import uuid_utils
 from bench.common import (
     BOOT_TOKEN,
     BenchDb,
+    PySpy,
     RawHttp,
     Row,
     ServerProcess,
@@ -193,6 +194,7 @@ class LoadResult:
     wall_s: float
     latencies_ms: list[float]
     items: int  # changes pushed, or entries pulled
+    layers: list[tuple[str, float]] = field(default_factory=list)  # py-spy shares, when asked
 
     @property
     def rate(self) -> float:
@@ -285,8 +287,14 @@ def measure(bdb: BenchDb, args: argparse.Namespace) -> tuple[dict[str, LoadResul
     with ServerProcess.fieldsync(bdb.url) as server:
         devices = enrol_over_http(server.base, args.devices)
         loads = build_pushes(devices, args.pushes, args.changes, media, args.seed)
+        spy = PySpy(args.py_spy, server.pid, bdb.workdir / "push.txt") if args.py_spy else None
         real["push"] = run_loop(push_load(server.port, loads, media))
+        if spy:
+            real["push"].layers = spy.stop()
+            spy = PySpy(args.py_spy, server.pid, bdb.workdir / "pull.txt")
         real["pull"] = run_loop(pull_load(server.port, devices, args.pull_pages, args.pull_limit, media))
+        if spy:
+            real["pull"].layers = spy.stop()
     bare = ServerProcess.asgi("bench.http_throughput:ceiling_app")
     bare.env["BENCH_PULL_LIMIT"] = str(args.pull_limit)
     with bare.start(health="/api/v1/health"):
@@ -326,6 +334,10 @@ def show(real: dict[str, LoadResult], ceiling: dict[str, LoadResult], args: argp
                         "< 250 ms", r.p(99) < 250))
         rows.append(Row(f"{kind}: requests, wall time", f"{len(r.latencies_ms):,} in {r.wall_s:.2f} s",
                         f"{len(c.latencies_ms):,} in {c.wall_s:.2f} s"))
+    for kind in ("push", "pull"):
+        if real[kind].layers:
+            report(f"Where the server's time goes under the {kind} load (py-spy samples, all threads)",
+                   [Row(name, f"{share:.1%}") for name, share in real[kind].layers if share >= 0.005])
     report(f"HTTP throughput on loopback, {args.devices} devices, {args.db}, {args.format}", rows, [
         f"push: {args.devices} devices x {args.pushes} pushes x {args.changes} changes, closed loop, "
         "one keep-alive connection per device",
@@ -347,6 +359,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pull-limit", type=int, default=500, help="entries per page")
     p.add_argument("--format", choices=("json", "msgpack"), default="json")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--py-spy", metavar="EXE", help="sample the server with this py-spy during the loads")
     p.add_argument("--quick", action="store_true", help="a tiny run (smoke test)")
     args = p.parse_args(argv)
     if args.quick:
