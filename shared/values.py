@@ -28,7 +28,7 @@ class ColType(StrEnum):
     INT = "int"
 
 
-class ValueError_(ValueError):  # noqa: N801 - distinct from the builtin on purpose
+class ValueError_(ValueError):
     """A wire value that does not fit its column; the message says what was expected."""
 
 
@@ -92,7 +92,7 @@ def _bad_date(raw: str) -> dt.date:
 def to_wire(value: Any) -> Any:
     """The JSON-safe form of a domain value: the inverse of :func:`coerce`."""
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # never "1E-7": the wire form is plain digits
     if isinstance(value, dt.date):
         return value.isoformat()
     return value

@@ -83,8 +83,17 @@ async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settin
         raise Conflict(f"the server has acknowledged up to seq {acked}; this batch starts at "
                        f"{changes[0].seq}. Send again from seq {acked + 1}.", code="gap")
     fresh = [c for c in changes if c.seq > acked]
+    # a batch resent after a lost response gets its refusals again: the device must learn them
+    # to undo or re-stamp those writes, or it would lose them
+    resent = [c.seq for c in changes if c.seq <= acked]
+    earlier: dict[int, Rejection] = {}
+    if resent:
+        rows = await conn.execute(
+            select(rejection.c.seq, rejection.c.reason, rejection.c.detail)
+            .where(rejection.c.site == site, rejection.c.seq >= resent[0], rejection.c.seq <= resent[-1]))
+        earlier = {r.seq: Rejection(seq=r.seq, reason=r.reason, detail=r.detail) for r in rows}
     if not fresh:
-        return acked, [], 0
+        return acked, [earlier[s] for s in sorted(earlier)], 0
     rev = await store.next_rev(conn)
     now = clock.now_ms()
     checked: list[Checked] = []
@@ -120,7 +129,7 @@ async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settin
     if settings.fault_push_delay_ms:
         await asyncio.sleep(settings.fault_push_delay_ms / 1000)
     max_ts = max((c.change.ts for c in checked), default=0)
-    return new_acked, [rejected[s] for s in sorted(rejected)], max_ts
+    return new_acked, [*(earlier[s] for s in sorted(earlier)), *(rejected[s] for s in sorted(rejected))], max_ts
 
 
 @dataclass
