@@ -5,10 +5,10 @@ are all driven from here, so a table is declared once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Mapping
 
 from shared.values import ColType
 

@@ -27,7 +27,7 @@ class DecodeError(ValueError):
 
 def _enc_hook(obj: Any) -> Any:
     if isinstance(obj, Decimal):
-        return str(obj)
+        return format(obj, "f")
     if isinstance(obj, dt.date):
         return obj.isoformat()
     raise NotImplementedError(f"cannot encode {type(obj).__name__}")
