@@ -1,8 +1,9 @@
 """Property-based fuzzing of every operation in the served OpenAPI document, over real HTTP, on
 SQLite and PostgreSQL: schemathesis generates valid and invalid requests (JSON and MessagePack
 bodies, query and path parameters) from ``/schema/openapi.json``, sends them with a real
-back-office device token, and no answer may be a server error; every refusal carries the error
-body of PROTOCOL.md. Bounded examples keep the file well under a minute.
+back-office device token, and no answer may be a server error; answers must match what the
+document declares, invalid requests must be refused, and every refusal carries the error body
+of PROTOCOL.md. Bounded examples keep the file well under a minute.
 
 Schemathesis' own pytest plugin (``schema.parametrize()``) does not run on pytest 9 (it writes
 ``Function._nodeid``, which pytest 9 no longer has), so each operation's Hypothesis strategy is
@@ -11,6 +12,7 @@ driven directly, one subtest per operation and generation mode.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -20,14 +22,27 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
-from shared.registry import TABLES
+from shared.registry import TABLES, Kind
+from shared.values import ColType
 from tests.server.client import SyncClient
 from tests.server.conftest import BOOT, LiveServer
 
 MSGPACK = "application/msgpack"
+LWW_TABLES = [t for t in TABLES if t.kind is Kind.LWW and any(c.type is ColType.TEXT and not c.choices
+                                                                for c in t.columns)]
 PUSH = "/api/v1/sync/push"
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = 50
+# no 5xx, statuses and media types the document declares, bodies that match its schemas, and
+# invalid requests refused with a 4xx
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance, negative_data_rejection]
 EXPECTED_OPERATIONS = {
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/devices"),
@@ -42,11 +57,11 @@ EXPECTED_OPERATIONS = {
 
 
 @schemathesis.serializer(MSGPACK)
-def _msgpack(ctx: Any, value: Any) -> dict[str, Any]:
+def _msgpack(ctx: Any, value: Any) -> bytes:
     try:
-        return {"data": msgspec.msgpack.encode(value)}
-    except OverflowError:  # an int beyond 64 bits has no MessagePack form: send the bytes as is
-        return {"data": msgspec.json.encode(value)}
+        return msgspec.msgpack.encode(value)
+    except OverflowError:  # an int beyond 64 bits has no MessagePack form: send JSON bytes instead
+        return msgspec.json.encode(value)
 
 
 def _content_type(response: Any) -> str:
@@ -55,10 +70,11 @@ def _content_type(response: Any) -> str:
 
 
 class PushSteering:
-    """Turns a generated valid push into one the server will open: this device's site, seqs that
-    continue from what it acknowledged, and real table and column names for some changes, so
-    the fuzzer reaches the checks and the merge instead of stopping at 403 ``wrong_site`` or
-    409 ``gap``. The values stay whatever Hypothesis made up."""
+    """Turns a generated valid push into one the server will open: this device's site and seqs
+    that continue from what it acknowledged (else nearly all are 403 ``wrong_site`` or 409
+    ``gap``). Every other change also gets a real table, a UUID pk and the generated values as
+    text in that table's text columns, so the merge stores Hypothesis' strings; the rest stay as
+    generated and exercise the per-change checks."""
 
     def __init__(self, site: str) -> None:
         self.site = site
@@ -74,12 +90,13 @@ class PushSteering:
                 continue
             change["seq"] = self.acked + 1 + i
             if i % 2 == 0:
-                table = TABLES[i // 2 % len(TABLES)]
+                table = LWW_TABLES[i // 2 % len(LWW_TABLES)]
+                texts = [c.name for c in table.columns if c.type is ColType.TEXT and not c.choices]
+                vals = change.get("vals") if isinstance(change.get("vals"), dict) else {}
                 change["table"] = table.name
-                vals = change.get("vals")
-                if isinstance(vals, dict) and vals:
-                    names = [c.name for c in table.columns]
-                    change["vals"] = {names[j % len(names)]: v for j, v in enumerate(vals.values())}
+                change["pk"] = str(uuid.uuid5(uuid.NAMESPACE_URL, repr(change.get("pk"))))
+                change["vals"] = {texts[j % len(texts)]: str(v)[:200] for j, v in enumerate(vals.values())} or {
+                    texts[0]: "generated"}
         return case
 
     def saw(self, response: Any) -> None:
@@ -108,7 +125,7 @@ def _fuzz(operation: Any, mode: GenerationMode, base_url: str, device: SyncClien
         sent += 1
         if steer:
             steering.saw(response)
-        case.validate_response(response, checks=[not_a_server_error])
+        case.validate_response(response, checks=CHECKS)
         if response.status_code >= 400:
             ctype = _content_type(response)
             body = msgspec.msgpack.decode(response.content) if ctype.startswith(MSGPACK) else response.json()
@@ -153,4 +170,6 @@ def test_no_operation_answers_with_a_server_error(live_server: LiveServer, http:
                 sent[(op.method.upper(), op.path, mode.value)] = _fuzz(op, mode, live_server.url, device, steering)
     assert all(n > 0 for (_, _, mode), n in sent.items() if mode == "positive"), sent
     assert sum(sent.values()) >= len(EXPECTED_OPERATIONS) * EXAMPLES_PER_OPERATION, sent
-    assert steering.acked > 0, "no generated push got through to the merge"
+    assert steering.acked > 0, "no generated push got through to the checks"
+    pulled = http.get("/api/v1/sync/pull", params={"limit": 5000}, headers=device.headers).json()["changes"]
+    assert any(c["site"] == device.device_id for c in pulled), "no generated change got through to the merge"
