@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import msgspec
-import pytest
 import uuid_utils
 
 from tests.server.client import SyncClient, now_ts
@@ -36,10 +35,6 @@ YEAR_MS = 365 * 24 * 3600 * SECOND_MS
 
 def uid() -> str:
     return str(uuid_utils.uuid7())
-
-
-def is_postgres(db_url: str) -> bool:
-    return db_url.startswith("postgresql")
 
 
 def decoded(r: httpx.Response) -> Any:
@@ -363,12 +358,9 @@ def test_nul_bytes_and_long_names_in_values_and_columns_are_rejected_per_change(
     assert {q["seq"] for q in quarantined(admin, admin.device_id)} == set(got)
 
 
-def test_nul_bytes_in_a_table_name_or_pk_are_rejected_per_change(
-        http: httpx.Client, admin: SyncClient, db_url: str, request: pytest.FixtureRequest) -> None:
-    if is_postgres(db_url):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "PostgreSQL: the rejection row keeps the raw table name / pk, and a text column cannot "
-            "hold NUL, so the push fails with 503 'unavailable' and the device can never drain it")))
+def test_nul_bytes_in_a_table_name_or_pk_are_rejected_per_change(http: httpx.Client, admin: SyncClient) -> None:
+    # PostgreSQL text cannot hold NUL: the quarantine must still keep these (once a 503 that
+    # blocked the device's outbox forever)
     bad_table = admin.change("pro\u0000duct", uid(), {"name": "x"})
     bad_pk = admin.change("product", "\u0000" + uid()[1:], {"name": "x"})
     r = admin.push([bad_table, bad_pk])
@@ -376,11 +368,11 @@ def test_nul_bytes_in_a_table_name_or_pk_are_rejected_per_change(
     assert {x["seq"]: x["reason"] for x in r.json()["rejected"]} == {
         bad_table["seq"]: "unknown_table", bad_pk["seq"]: "invalid_value"}
     assert acked_of(admin, admin.device_id) == bad_pk["seq"]
+    kept = {q["seq"]: q for q in quarantined(admin, admin.device_id)}
+    assert kept[bad_table["seq"]]["reason"] == "unknown_table" and kept[bad_pk["seq"]]["reason"] == "invalid_value"
+    assert kept[bad_table["seq"]]["table_name"].startswith("pro") and kept[bad_pk["seq"]]["pk"].endswith(bad_pk["pk"][1:])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a value nested ~5000 levels deep makes the msgspec decoder raise RecursionError, which "
-    "server/errors.py maps to 500 'internal' instead of 400 'malformed'"))
 def test_a_deeply_nested_value_is_a_refusal_not_a_500(http: httpx.Client, admin: SyncClient) -> None:
     for depth in (200, 5_000):
         seq = acked_of(admin, admin.device_id) + 1
@@ -479,13 +471,11 @@ def test_device_listing_and_revocation_survive_hostile_input(http: httpx.Client,
     assert http.get(PULL, headers=admin.headers).status_code == 200  # nothing was revoked
 
 
-def test_revoking_a_device_id_with_a_nul_byte_is_404(
-        http: httpx.Client, admin: SyncClient, db_url: str, request: pytest.FixtureRequest) -> None:
-    if is_postgres(db_url):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "PostgreSQL: DELETE /api/v1/devices/a%00b sends the NUL to the database, which refuses "
-            "it: 503 'unavailable' instead of 404 unknown_device")))
+def test_revoking_a_device_id_with_a_nul_byte_is_404(http: httpx.Client, admin: SyncClient) -> None:
+    # once a 503 on PostgreSQL, which refuses NUL in text
     refused(http.delete(f"{DEVICES}/a%00b", headers=admin.headers), 404, "unknown_device")
+    refused(http.delete(f"{DEVICES}/{admin.device_id}%00", headers=admin.headers), 404, "unknown_device")
+    assert http.get(PULL, headers=admin.headers).status_code == 200
 
 
 # ---- value-level problems are per-change rejections ---------------------------------------
@@ -549,43 +539,64 @@ def test_value_problems_are_rejected_per_change_acknowledged_quarantined_and_not
 # ---- push semantics ------------------------------------------------------------------------
 
 
+def _conflicts_of(admin: SyncClient, site: str) -> list[dict[str, Any]]:
+    r = admin.http.get(CONFLICTS, params={"limit": 5000}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    return [c for c in r.json() if c["site"] == site]
+
+
 def test_a_batch_resent_after_a_lost_response_changes_nothing(http: httpx.Client, admin: SyncClient) -> None:
     dev = SyncClient.enrolled(http, BOOT, user="rep", role="backoffice")
+    order, ledger_pk = uid(), uid()
+    accepted(admin, [admin.change("sales_order", order, {"status": "shipped"})])
     _, cursor = pull_since(admin, None)
-    ledger_pk = uid()
     changes = [
         dev.change("product", uid(), {"name": "p1"}),
         dev.change("stock_move", ledger_pk, {"product_id": uid(), "warehouse_id": uid(), "qty": "5", "kind": "receipt"}),
         dev.change("product", uid(), {"colour": "refused once"}),
+        dev.change("sales_order", order, {"status": "draft"}),  # a conflict, recorded once
     ]
     body = json.dumps(batch(dev.device_id, *changes)).encode()
     first = post_raw(http, PUSH, body, JSON, dev.headers)
     assert first.status_code == 200, first.text
-    assert first.json()["acked"] == 3 and [x["seq"] for x in first.json()["rejected"]] == [3]
+    assert first.json()["acked"] == 4 and [x["seq"] for x in first.json()["rejected"]] == [3]
     seen, cursor = pull_since(admin, cursor)
     assert {c["pk"] for c in seen} == {changes[0]["pk"], ledger_pk}
-    again = post_raw(http, PUSH, body, JSON, dev.headers)
-    assert again.status_code == 200, again.text
-    assert again.json()["acked"] == first.json()["acked"]
+    for _ in range(2):
+        again = post_raw(http, PUSH, body, JSON, dev.headers)
+        assert again.status_code == 200, again.text
+        assert again.json()["acked"] == first.json()["acked"]
+        assert again.json()["rejected"] == first.json()["rejected"], "the device must learn its refusals again"
     assert pull_since(admin, cursor)[0] == [], "the resent batch was applied a second time"
     assert len(quarantined(admin, dev.device_id)) == 1
-    assert acked_of(admin, dev.device_id) == 3
-    moves = [k for k in snapshot(admin) if k[0] == "stock_move"]
-    assert moves == [("stock_move", ledger_pk)]
+    assert len(_conflicts_of(admin, dev.device_id)) == 1
+    assert acked_of(admin, dev.device_id) == 4
+    state = snapshot(admin)
+    assert [k for k in state if k[0] == "stock_move"] == [("stock_move", ledger_pk)]
+    assert state[("sales_order", order)]["status"] == "shipped"
 
 
 def test_a_batch_overlapping_acked_seqs_applies_only_the_new_ones(http: httpx.Client, admin: SyncClient) -> None:
     dev = SyncClient.enrolled(http, BOOT, user="rep", role="backoffice")
-    c1, c2 = dev.change("product", uid(), {"name": "one"}), dev.change("product", uid(), {"name": "two"})
-    accepted(dev, [c1, c2])
+    order = uid()
+    accepted(admin, [admin.change("sales_order", order, {"status": "shipped"})])
+    c1 = dev.change("product", uid(), {"name": "one"})
+    c2 = dev.change("sales_order", order, {"status": "submitted"})  # a conflict
+    c3 = dev.change("product", uid(), {"colour": "refused"})
+    r = dev.push([c1, c2, c3])
+    assert r.status_code == 200 and r.json()["acked"] == 3, r.text
     _, cursor = pull_since(admin, None)
-    c3, c4 = dev.change("product", uid(), {"name": "three"}), dev.change("product", uid(), {"name": "four"})
-    body = accepted(dev, [c2, c3, c4])
-    assert body["acked"] == 4
+    c4, c5 = dev.change("product", uid(), {"name": "four"}), dev.change("product", uid(), {"name": "five"})
+    r = dev.push([c2, c3, c4, c5])
+    assert r.status_code == 200 and r.json()["acked"] == 5, r.text
+    assert [x["seq"] for x in r.json()["rejected"]] == [3]
     new, _ = pull_since(admin, cursor)
-    assert sorted(c["pk"] for c in new) == sorted([c3["pk"], c4["pk"]]), "an acked change was applied again"
+    assert sorted(c["pk"] for c in new) == sorted([c4["pk"], c5["pk"]]), "an acked change was applied again"
+    assert len(quarantined(admin, dev.device_id)) == 1
+    assert len(_conflicts_of(admin, dev.device_id)) == 1
     r = dev.push([c1, c2])  # wholly acknowledged already: nothing to do, acked stays
-    assert r.status_code == 200 and r.json()["acked"] == 4
+    assert r.status_code == 200 and r.json()["acked"] == 5
+    assert acked_of(admin, dev.device_id) == 5
 
 
 def test_a_batch_starting_past_acked_plus_one_is_409_gap(http: httpx.Client, admin: SyncClient) -> None:
