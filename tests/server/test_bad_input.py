@@ -471,6 +471,23 @@ def test_device_listing_and_revocation_survive_hostile_input(http: httpx.Client,
     assert http.get(PULL, headers=admin.headers).status_code == 200  # nothing was revoked
 
 
+def test_junk_bodies_sent_to_get_and_delete_endpoints_are_never_a_server_error(
+        http: httpx.Client, admin: SyncClient) -> None:
+    junk = [(b'{"truncated": ', JSON), (b"{not json}", JSON), (b"\xc1\xff garbage", MSGPACK),
+            (msgspec.msgpack.encode({"limit": 0, "cursor": 5}), MSGPACK), (b"x" * 100_000, JSON)]
+    targets = [("GET", HEALTH), ("GET", DEVICES), ("GET", PULL), ("GET", REJECTED), ("GET", CONFLICTS),
+               ("DELETE", f"{DEVICES}/{uid()}")]
+    failures = []
+    for method, path in targets:
+        for body, ctype in junk:
+            r = http.request(method, path, content=body, headers={**admin.headers, "Content-Type": ctype})
+            if r.status_code >= 500:
+                failures.append(f"{method} {path} with {body[:20]!r}: {r.status_code} {r.text[:120]}")
+            elif r.status_code >= 400:
+                refused(r)
+    assert failures == [], "\n".join(failures)
+
+
 def test_revoking_a_device_id_with_a_nul_byte_is_404(http: httpx.Client, admin: SyncClient) -> None:
     # once a 503 on PostgreSQL, which refuses NUL in text
     refused(http.delete(f"{DEVICES}/a%00b", headers=admin.headers), 404, "unknown_device")
