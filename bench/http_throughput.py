@@ -45,12 +45,15 @@ from bench.common import (
     Row,
     ServerProcess,
     bench_database,
+    enrol_devices,
     percentile,
     report,
 )
 from server.app import open_service
 from server.config import Settings
 from server.domain.sync.clock import ServerClock, wall_ms
+from server.domain.sync.pull import pull as pull_service
+from server.domain.sync.push import push as push_service
 from server.domain.sync.server_writes import ServerWrite, write_as_server
 from sync.codec import JSON, MSGPACK, decode, encode, media_type_for
 from sync.hlc import pack
@@ -306,6 +309,47 @@ def measure(bdb: BenchDb, args: argparse.Namespace) -> tuple[dict[str, LoadResul
     return real, ceiling
 
 
+async def in_process(url: str, args: argparse.Namespace) -> dict[str, LoadResult]:
+    """The same pushes and pulls through the services called in-process, one at a time, on a
+    fresh database: what the service itself sustains without HTTP and without concurrency."""
+    await seed_catalogue(url, args.products)
+    settings = Settings(database_url=url)
+    db, secret = await open_service(settings)
+    clock = ServerClock()
+    out: dict[str, LoadResult] = {}
+    try:
+        devs = await enrol_devices(db, settings, args.devices, "sales", user=lambda i: f"rep{i}")
+        loads = build_pushes([(d.id, d.token) for d in devs], args.pushes, args.changes, JSON, args.seed)
+        reqs = [[decode(raw.split(b"\r\n\r\n", 1)[1], PushRequest, JSON) for raw in ld.pushes] for ld in loads]
+        latencies: list[float] = []
+        t0 = time.perf_counter()
+        for r in range(args.pushes):  # in rounds, as the concurrent devices' pushes arrive
+            for dev, dev_reqs in zip(devs, reqs, strict=True):
+                t = time.perf_counter()
+                res = await push_service(db, clock, settings, dev.principal, dev_reqs[r])
+                latencies.append((time.perf_counter() - t) * 1000)
+                if res.rejected:
+                    raise SystemExit(f"in-process push refused: {res.rejected[:2]}")
+        n = sum(len(q.changes) for dev_reqs in reqs for q in dev_reqs)
+        out["push"] = LoadResult(time.perf_counter() - t0, sorted(latencies), n)
+        latencies, entries = [], 0
+        t0 = time.perf_counter()
+        for dev in devs:
+            cursor: str | None = None
+            for _ in range(args.pull_pages):
+                t = time.perf_counter()
+                page = await pull_service(db, clock, secret, dev.principal, cursor, args.pull_limit)
+                latencies.append((time.perf_counter() - t) * 1000)
+                entries += len(page.changes)
+                cursor = page.cursor
+                if not page.more:
+                    break
+        out["pull"] = LoadResult(time.perf_counter() - t0, sorted(latencies), entries)
+    finally:
+        await db.dispose()
+    return out
+
+
 def median_run(run: Any, times: int = 5) -> LoadResult:
     results = sorted((run() for _ in range(times)), key=lambda r: r.rate)
     return results[len(results) // 2]
@@ -318,17 +362,22 @@ def main(argv: list[str] | None = None) -> None:
         async with bench_database(args.db) as bdb:
             # the load runs on its own event loop in this thread: leave this one idle meanwhile
             real, ceiling = await asyncio.to_thread(measure, bdb, args)
-            show(real, ceiling, args)
+        async with bench_database(args.db) as bdb:
+            service = await in_process(bdb.url, args)
+        show(real, ceiling, service, args)
 
     asyncio.run(with_db())
 
 
-def show(real: dict[str, LoadResult], ceiling: dict[str, LoadResult], args: argparse.Namespace) -> None:
+def show(real: dict[str, LoadResult], ceiling: dict[str, LoadResult], service: dict[str, LoadResult],
+         args: argparse.Namespace) -> None:
     rows = []
     for kind, unit in (("push", "changes/s"), ("pull", "entries/s")):
-        r, c = real[kind], ceiling[kind]
+        r, c, s = real[kind], ceiling[kind], service[kind]
         rows.append(Row(f"{kind}: {unit}", f"{r.rate:,.0f}", f"{c.rate:,.0f} bare ASGI", r.rate / c.rate,
                         ">= 0.5 of ceiling", r.rate / c.rate >= 0.5))
+        rows.append(Row(f"{kind}: {unit} vs the service in-process", f"{r.rate:,.0f}",
+                        f"{s.rate:,.0f} in-process", r.rate / s.rate, "(for scale)"))
         rows.append(Row(f"{kind}: p50 latency", f"{r.p(50):.0f} ms", f"{c.p(50):.0f} ms"))
         rows.append(Row(f"{kind}: p99 latency", f"{r.p(99):.0f} ms", f"{c.p(99):.0f} ms", None,
                         "< 250 ms", r.p(99) < 250))
@@ -345,6 +394,8 @@ def show(real: dict[str, LoadResult], ceiling: dict[str, LoadResult], args: argp
         f"(catalogue of {args.products:,} products)",
         "server: fieldsync serve (uvicorn, 1 worker) in its own process; ceiling: bare ASGI app on "
         "uvicorn in its own process (median of 5 runs); load generator: this process",
+        "in-process: the same pushes and pulls through push()/pull() called one at a time on a fresh "
+        f"database (p50 {service['push'].p(50):.0f} ms per push, {service['pull'].p(50):.0f} ms per pull page)",
     ])
 
 
