@@ -46,7 +46,7 @@ from bench.common import BenchDb, Device, Row, bench_database, console, enrol_de
 from server.app import open_service
 from server.config import Settings
 from server.db.engine import open_database
-from server.db.schema import sql_tables
+from server.db.schema import sql_tables, version_col
 from server.domain.sync import push as push_module
 from server.domain.sync import store
 from server.domain.sync.checks import check_change
@@ -411,6 +411,107 @@ async def layers(bdb: BenchDb, template: Path | None, wl: Workload) -> list[tupl
     return out
 
 
+# ---- proposals: cheaper shapes of the same merge, to weigh server changes -----------------
+
+
+def narrow_upsert(table: str, cells: tuple[str, ...], style: str) -> tuple[str, list[str]]:
+    """The server's merge rule as SQL for only the cells a group of rows writes (instead of
+    every column with NULLs): ``qmark``/``dollar`` for executemany, ``unnest`` for one
+    statement per batch taking one array per column (PostgreSQL)."""
+    names = ["id", *[x for c in cells for x in (c, version_col(c))], "_rev"]
+    sets = []
+    for c in cells:
+        v = version_col(c)
+        newer = f"({table}.{v} IS NULL OR excluded.{v} > {table}.{v})"
+        sets.append(f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE {table}.{c} END")
+        sets.append(f"{v} = CASE WHEN {newer} THEN excluded.{v} ELSE {table}.{v} END")
+    sets.append("_rev = excluded._rev")
+    tail = f" ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}"
+    head = f"INSERT INTO {table} ({', '.join(names)}) "
+    if style == "qmark":
+        return head + f"VALUES ({', '.join('?' * len(names))})" + tail, names
+    if style == "dollar":
+        return head + f"VALUES ({', '.join(f'${i + 1}' for i in range(len(names)))})" + tail, names
+    types = ["text", *[t for _ in cells for t in ("text", "bytea")], "bigint"]
+    arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
+    return head + f"SELECT * FROM unnest({arrays})" + tail, names
+
+
+def by_cells(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Rows grouped by the cells they write (those with a version)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[tuple(c for c in (*CELLS, "_deleted") if r.get(version_col(c)) is not None)].append(r)
+    return groups
+
+
+def fold_same_id(rows: list[dict[str, Any]], cells: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One row per id, each cell from the greater version: what the upsert does row by row,
+    done first, because one INSERT ... ON CONFLICT may not touch a row twice (PostgreSQL)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        seen = out.get(r["id"])
+        if seen is None:
+            out[r["id"]] = dict(r)
+            continue
+        for c in cells:
+            v = r[version_col(c)]
+            if v is not None and (seen[version_col(c)] is None or v > seen[version_col(c)]):
+                seen[c], seen[version_col(c)] = r[c], v
+    return list(out.values())
+
+
+async def proposals(bdb: BenchDb, template: Path | None, wl: Workload) -> list[tuple[str, float]]:
+    """The same batches through the shapes docs/performance.md proposes, each checked with
+    :func:`verify` afterwards (so a proposal that merges wrongly fails loudly)."""
+    batches = upsert_batches(wl)
+    out: list[tuple[str, float]] = []
+    if bdb.kind == "sqlite":
+        assert template is not None
+        path = bdb.workdir / "proposal.db"
+        shutil.copy(template, path)
+        db = open_database(f"sqlite+aiosqlite:///{path}")
+        t0 = time.perf_counter()
+        for rows in batches:
+            async with db.write() as conn:
+                for cells, group in by_cells(rows).items():
+                    sql, names = narrow_upsert("product", cells, "qmark")
+                    await conn.exec_driver_sql(sql, [tuple(r[n] for n in names) for r in group])
+        out.append(("proposal: written cells only, exec_driver_sql (aiosqlite)", time.perf_counter() - t0))
+        try:
+            await verify(db, wl, 500, 0)
+        finally:
+            await db.dispose()
+        return out
+    import asyncpg
+
+    assert bdb.dsn is not None
+    for label, style in (("written cells only, asyncpg executemany", "dollar"),
+                         ("written cells only, one unnest() INSERT per batch (asyncpg)", "unnest")):
+        conn = await asyncpg.connect(bdb.dsn)
+        try:
+            await conn.execute("TRUNCATE product")
+            t0 = time.perf_counter()
+            for rows in batches:
+                async with conn.transaction():
+                    for cells, group in by_cells(rows).items():
+                        sql, names = narrow_upsert("product", cells, style)
+                        if style == "unnest":
+                            folded = fold_same_id(group, cells)
+                            await conn.execute(sql, *[[r[n] for r in folded] for n in names])
+                        else:
+                            await conn.executemany(sql, [tuple(r[n] for n in names) for r in group])
+            out.append((f"proposal: {label}", time.perf_counter() - t0))
+        finally:
+            await conn.close()
+        db = open_database(bdb.url)
+        try:
+            await verify(db, wl, 500, 0)
+        finally:
+            await db.dispose()
+    return out
+
+
 # ---- main ---------------------------------------------------------------------------------
 
 
@@ -460,6 +561,8 @@ async def run(bdb: BenchDb, args: argparse.Namespace) -> None:
         checks, params = time_pure(wl)
         steps = await layers(bdb, template, wl)
         steps.append(("+ checks, scopes, plan, bookkeeping: push service", elapsed))
+        if args.proposals:
+            steps += await proposals(bdb, template, wl)
         if bdb.dsn is None:
             ref, ref_name = base_sqlite, "sqlite3"
             with_pk = median_of(3, lambda: sqlite_baseline(bdb.workdir / "pk.db", batches, primary_key=True))
@@ -507,6 +610,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sample", type=int, default=2000, help="uncontested rows to spot-check")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--profile", metavar="FILE", help="run under cProfile and dump stats to FILE")
+    p.add_argument("--proposals", action="store_true",
+                   help="also time the cheaper upsert shapes docs/performance.md proposes")
     p.add_argument("--no-layers", action="store_true", help="skip the where-the-time-goes runs")
     p.add_argument("--quick", action="store_true", help="a tiny run (smoke test)")
     args = p.parse_args(argv)
