@@ -164,3 +164,42 @@ async def test_rev_order_is_commit_order_on_sqlite_and_xid_order_on_postgres(ser
     async with service.db.write() as conn:
         second = await store.next_rev(conn)
     assert second > first
+
+
+async def test_a_transaction_open_in_another_database_does_not_hold_back_pulls(service: Service,
+                                                                                 tmp_path: Any) -> None:
+    """Transaction ids are server-wide on PostgreSQL: a long transaction of another application
+    on the same server must not stall this service's devices."""
+    svc = service
+    reader = await _device(svc)
+    _, cursor = await _pull_all(svc, reader, None, 100)
+    if svc.db.is_postgres:
+        import asyncpg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(svc.settings.database_url)
+        other = await asyncpg.connect(url.set(drivername="postgresql", database="postgres")
+                                      .render_as_string(hide_password=False))
+        tx = other.transaction()
+        await tx.start()
+        await other.fetchval("SELECT pg_current_xact_id()")  # holds a server-wide transaction id
+    else:
+        import sqlite3
+
+        other = sqlite3.connect(tmp_path / "other.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("CREATE TABLE t (x)")
+    try:
+        pk = str(uuid.uuid4())
+        async with svc.db.write() as conn:
+            await write_as_server(conn, svc.clock, [ServerWrite("warehouse", pk, {"code": "NEW"})])
+        page = await pull_service.pull(svc.db, svc.clock, svc.secret, reader, cursor, 100)
+        assert [c.pk for c in page.changes] == [pk]
+        assert page.more is False
+    finally:
+        if svc.db.is_postgres:
+            await tx.rollback()
+            await other.close()
+        else:
+            other.execute("ROLLBACK")
+            other.close()

@@ -50,9 +50,26 @@ async def horizon(conn: AsyncConnection) -> int | None:
     """Rows with ``_rev`` below this are final: every transaction that could still write a
     smaller ``_rev`` has ended. None means no limit (SQLite commits in counter order)."""
     if conn.dialect.name == "postgresql":
-        return int((await conn.execute(
-            text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))).scalar_one())
+        return int((await conn.execute(_PG_HORIZON)).scalar_one())
     return None
+
+
+# The smallest transaction id still running, ignoring transactions that are known to run in
+# another database of the same server (transaction ids are server-wide, and a long transaction
+# elsewhere must not hold back this service's pulls). A running id whose database cannot be
+# told (its session already gone, or hidden by privileges) counts as ours: holding back is safe,
+# skipping is not. With nothing running, everything below xmax has ended.
+_PG_HORIZON = text("""
+WITH s AS (SELECT pg_current_snapshot() AS snap)
+SELECT coalesce(
+    (SELECT min(x::text::bigint) FROM s, pg_snapshot_xip(s.snap) AS x
+     WHERE NOT EXISTS (
+         SELECT 1 FROM pg_stat_activity a
+         WHERE a.backend_xid IS NOT NULL
+           AND a.backend_xid::text = (x::text::bigint % 4294967296)::text
+           AND a.datname IS NOT NULL AND a.datname <> current_database())),
+    (SELECT pg_snapshot_xmax(s.snap)::text::bigint FROM s))
+""")
 
 
 def _insert(conn: AsyncConnection, table: Table) -> Any:
