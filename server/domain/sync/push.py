@@ -116,7 +116,7 @@ async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settin
         await conn.execute(insert(rejection), [
             {"site": site, "user": principal.user, "seq": r.seq, "table_name": _storable(by_seq[r.seq].table),
              "pk": _storable(by_seq[r.seq].pk), "ts": by_seq[r.seq].ts,
-             "vals": json.dumps(by_seq[r.seq].vals, default=str)[:100_000],
+             "vals": _kept_vals(by_seq[r.seq].vals),
              "reason": r.reason, "detail": r.detail, "received_at": received}
             for r in rejected.values()
         ])
@@ -190,6 +190,15 @@ async def _resolve(conn: AsyncConnection, principal: Principal, checked: list[Ch
                 row[name], row[version_col(name)] = value, v
         plan.lww[t.name].append(store.lww_params(t.name, c.pk, c.ts, site, vals, rev))
     return plan
+
+
+def _kept_vals(vals: dict[str, Any], limit: int = 100_000) -> str:
+    """The refused values as JSON for the quarantine; an oversized one is summarised, never cut
+    into invalid JSON."""
+    text = json.dumps(vals, default=str)
+    if len(text) <= limit:
+        return text
+    return json.dumps({"_truncated": True, "size": len(text), "columns": sorted(vals)[:64]})
 
 
 def _storable(text: str, limit: int = 64) -> str:
