@@ -4,9 +4,10 @@ Workload (``--n`` changes, default 100,000): 50 back-office devices edit ``produ
 change writes ``--cells`` cells of one row. ``--conflict`` of the changes (default 20 %) land on
 "hot" rows that ``--writers`` devices (default 4) each write, same cells, different stamps
 (a quarter of them share a stamp with another writer, so the site decides). The rest create
-rows of their own. Row ids are uuid7 made at the row's first stamp, as a device makes them. Each device's changes go out in pushes of ``--batch`` (default 500) in seq
-order, the devices interleaved, so pushes arrive out of stamp order. All PushRequests are built
-before the clock starts; the timed part is only ``push()`` on a real migrated database.
+rows of their own. Row ids are uuid7 made at the row's first stamp, as a device makes them.
+Each device's changes go out in pushes of ``--batch`` (default 500) in seq order, the devices
+interleaved, so pushes arrive out of stamp order. All PushRequests are built before the clock
+starts; the timed part is only ``push()`` on a real migrated database.
 
 Baseline, same run: the same rows (one per change: id, ts, site and the written cells) put with
 a plain ``executemany`` into a plain table, in the same batches with one commit per batch:
@@ -16,7 +17,11 @@ asyncpg ``executemany`` and ``copy_records_to_table`` into a plain table on the 
 After the run every conflicting cell is checked to hold the value of its greatest ``(ts, site)``,
 and a sample of the other rows to hold what was written.
 
-    .venv/bin/python -m bench.merge [--db sqlite|postgres] [--n 100000] [--profile FILE]
+Then two breakdowns of where the time goes (the same upserts through fewer layers; the phases
+of ``push``), and with ``--proposals`` the cheaper upsert shapes docs/performance.md proposes,
+timed on the same batches and verified the same way.
+
+    .venv/bin/python -m bench.merge [--db sqlite|postgres] [--n 100000] [--proposals] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -389,13 +394,13 @@ async def layers(bdb: BenchDb, template: Path | None, wl: Workload) -> list[tupl
         tuples = [[tuple(r[k] for k in order) for r in rows] for rows in batches]
         conn = await asyncpg.connect(bdb.dsn)
         try:
-            await conn.execute("TRUNCATE product")
+            await conn.execute("TRUNCATE product CASCADE")
             t0 = time.perf_counter()
             for rows in tuples:
                 async with conn.transaction():
                     await conn.executemany(sql, rows)
             out.append(("upsert SQL on the driver (asyncpg)", time.perf_counter() - t0))
-            await conn.execute("TRUNCATE product")
+            await conn.execute("TRUNCATE product CASCADE")
         finally:
             await conn.close()
         db = open_database(bdb.url)
@@ -490,7 +495,7 @@ async def proposals(bdb: BenchDb, template: Path | None, wl: Workload) -> list[t
                          ("written cells only, one unnest() INSERT per batch (asyncpg)", "unnest")):
         conn = await asyncpg.connect(bdb.dsn)
         try:
-            await conn.execute("TRUNCATE product")
+            await conn.execute("TRUNCATE product CASCADE")
             t0 = time.perf_counter()
             for rows in batches:
                 async with conn.transaction():
