@@ -148,11 +148,12 @@ class Table:
 
     def write_rule(self, role: Role) -> WriteRule | None:
         if role is Role.BACKOFFICE:
-            return WriteRule(Everyone())
+            return _BACKOFFICE_WRITES
         return self.write.get(role)
 
 
 _DELETED_COLUMN = Column(DELETED, ColType.BOOL)
+_BACKOFFICE_WRITES = WriteRule(Everyone())
 
 
 def table(name: str, kind: Kind, *columns: Column, read: dict[Role, Scope] | None = None,
@@ -172,6 +173,7 @@ SALES_ORDER_STATES = ("draft", "submitted", "confirmed", "scheduled", "in_produc
                       "ready", "shipped", "delivered", "cancelled")
 TASK_STATES = ("open", "picking", "done", "cancelled")
 RECEIPT_STATES = ("expected", "receiving", "received", "closed")
+LOT_RULES = ("lot_for_lot", "min", "multiple")
 STOCK_MOVE_KINDS = ("receipt", "issue", "delivery", "count", "production_in", "production_out")
 
 TABLES: tuple[Table, ...] = (
@@ -181,6 +183,7 @@ TABLES: tuple[Table, ...] = (
           _c("sku"), _c("name"), _c("barcode"), _c("uom"),
           _c("kind", choices=("make", "buy", "subcontract")),
           _c("lead_time_days", INT), _c("safety_stock", DEC), _c("standard_cost", DEC),
+          _c("lot_rule", choices=LOT_RULES), _c("lot_qty", DEC),
           read={S: Everyone(), W: Everyone()}),
     table("product_price", Kind.LWW,
           _c("product_id", ID), _c("unit_price", DEC), _c("currency"), _c("valid_from", DATE),
@@ -190,7 +193,7 @@ TABLES: tuple[Table, ...] = (
           _c("available", DEC), _c("buildable", DEC),
           read={S: Everyone(), W: InWarehouse("warehouse_id")}),
     table("customer", Kind.LWW,
-          _c("name"), _c("phone"), _c("address"), _c("owner"),
+          _c("name"), _c("phone"), _c("address"), _c("owner"), _c("code"),
           read={S: OwnedBy("owner")},
           write={S: WriteRule(OwnedBy("owner"))}),
     table("sales_order", Kind.LWW,

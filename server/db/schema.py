@@ -6,6 +6,9 @@ write that put it there as a byte string that sorts in version order (``sync.mer
 so SQL merges a batch with one upsert. ``_rev`` orders rows for pull: on PostgreSQL the id of the
 transaction that last wrote the row (xid8), on SQLite a counter taken under the write lock.
 A ledger table stores its columns once with the row's ``_ts`` and ``_site``.
+
+The master data only the server holds (BOMs, suppliers, price agreements, forecasts, open orders)
+are plain tables defined in ``masterdata.py`` on the same ``metadata``.
 """
 
 from __future__ import annotations
@@ -130,3 +133,8 @@ conflict = Table(
     Column("current", Text, nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
+
+# ---- master data the server alone holds (not synced): defined in masterdata.py on this metadata
+
+import server.db.masterdata  # noqa: E402, F401  (defines its tables on ``metadata`` above)
+import server.db.planning_schema  # noqa: E402, F401  (MRP runs, production order pegs, sequences)
