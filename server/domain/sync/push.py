@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -106,8 +107,8 @@ async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settin
             checked.append(result)
     plan = await _resolve(conn, principal, checked, rev)
     rejected.update(plan.rejected)
-    for name, rows in plan.lww.items():
-        await store.apply_lww(conn, name, rows)
+    for name, writes in plan.lww.items():
+        await store.apply_lww(conn, name, writes, rev)
     for name, rows in plan.ledger.items():
         await store.apply_ledger(conn, name, rows)
     received = dt.datetime.now(dt.UTC)
@@ -134,7 +135,7 @@ async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settin
 
 @dataclass
 class _Plan:
-    lww: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    lww: dict[str, list[store.LwwWrite]] = field(default_factory=lambda: defaultdict(list))
     ledger: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     rejected: dict[int, Rejection] = field(default_factory=dict)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
@@ -146,6 +147,12 @@ async def _resolve(conn: AsyncConnection, principal: Principal, checked: list[Ch
     state = await _load_state(conn, principal, checked)
     plan = _Plan()
     site = principal.device_id or ""
+
+    def needs_state(ch: Checked) -> bool:
+        rule = ch.table.write_rule(principal.role)
+        return (rule is None or not isinstance(rule.scope, Everyone)
+                or any(n in _status_names(ch.table.name) for n in ch.vals))
+
     for ch in checked:
         c, t, key = ch.change, ch.table, (ch.table.name, ch.change.pk)
         row = state.get(key)
@@ -179,17 +186,24 @@ async def _resolve(conn: AsyncConnection, principal: Principal, checked: list[Ch
                 del vals[name]
         if not vals:
             continue
-        if row is None:
-            row = state[key] = {}
-        for name, value in vals.items():
-            col = t.column(name)
-            rank = col.rank(value) if col is not None and col.is_status else 0
-            v = version_bytes(c.ts, site, rank)
-            old = row.get(version_col(name))
-            if old is None or v > old:
-                row[name], row[version_col(name)] = value, v
-        plan.lww[t.name].append(store.lww_params(t.name, c.pk, c.ts, site, vals, rev))
+        if row is not None or needs_state(ch):
+            # later changes of this batch check scopes and status order against this one
+            if row is None:
+                row = state[key] = {}
+            for name, value in vals.items():
+                col = t.column(name)
+                rank = col.rank(value) if col is not None and col.is_status else 0
+                v = version_bytes(c.ts, site, rank)
+                old = row.get(version_col(name))
+                if old is None or v > old:
+                    row[name], row[version_col(name)] = value, v
+        plan.lww[t.name].append(store.LwwWrite(c.pk, c.ts, site, vals))
     return plan
+
+
+@cache
+def _status_names(table: str) -> frozenset[str]:
+    return frozenset(c.name for c in REGISTRY[table].columns if c.is_status)
 
 
 def _kept_vals(vals: dict[str, Any], limit: int = 100_000) -> str:

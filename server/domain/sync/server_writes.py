@@ -50,17 +50,17 @@ async def write_as_server(conn: AsyncConnection, clock: ServerClock, writes: Seq
     typed = [(w, _typed(w)) for w in writes]
     ts = await clock.stamp_server_write(conn)
     rev = await store.next_rev(conn)
-    lww: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    lww: dict[str, list[store.LwwWrite]] = defaultdict(list)
     ledger: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for w, vals in typed:
         table = REGISTRY[w.table]
         if table.kind is Kind.LWW:
-            lww[w.table].append(store.lww_params(w.table, w.pk, ts, SERVER_SITE, vals, rev))
+            lww[w.table].append(store.LwwWrite(w.pk, ts, SERVER_SITE, vals))
         else:
             ledger[w.table].append({"id": w.pk, **{c.name: vals.get(c.name) for c in table.columns},
                                     "_ts": ts, "_site": SERVER_SITE, "_rev": rev})
-    for name, rows in lww.items():
-        await store.apply_lww(conn, name, rows)
+    for name, writes in lww.items():
+        await store.apply_lww(conn, name, writes, rev)
     for name, rows in ledger.items():
         await store.apply_ledger(conn, name, rows)
     return ts

@@ -8,24 +8,25 @@ applies a whole batch in bulk and the result does not depend on the order of del
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, case, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, and_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.db.schema import sql_tables, sync_state, version_col
-from shared.registry import DELETED, REGISTRY, TABLES, Kind
-from sync.merge import version_bytes
+from shared.registry import DELETED, REGISTRY, TABLES, Column, Kind
+from shared.values import ColType
+from sync.merge import site_bytes
 
 __all__ = [
+    "LwwWrite",
     "apply_ledger",
     "apply_lww",
     "fetch_rows",
     "horizon",
-    "lww_params",
     "next_rev",
 ]
 
@@ -72,62 +73,122 @@ SELECT coalesce(
 """)
 
 
-def _insert(conn: AsyncConnection, table: Table) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+@dataclass(slots=True)
+class LwwWrite:
+    """One change to an lww row: its domain values and the ``(ts, site)`` that wrote them."""
+
+    pk: str
+    ts: int
+    site: str
+    vals: dict[str, Any]
+
+
+def _q(name: str) -> str:
+    return '"' + name + '"'
+
+
+def _marks(dialect: str, count: int) -> str:
+    if dialect == "postgresql":
+        return ", ".join(f"${i}" for i in range(1, count + 1))
+    return ", ".join("?" * count)
 
 
 @cache
-def _lww_columns(name: str) -> tuple[str, ...]:
-    return REGISTRY[name].cell_names
+def _upsert_sql(dialect: str, name: str, cols: tuple[str, ...]) -> str:
+    """The bulk merge for rows that write exactly ``cols``: each written cell is replaced only
+    when the incoming version is greater, and the row moves forward in the pull log only when
+    some cell changed (so a re-sent or losing write makes no device download the row again).
+    Both databases evaluate every SET expression against the row as it was, so the version
+    tests see the old versions."""
+    t = _q(name)
+    names = ["id"]
+    sets, wins = [], []
+    for col in cols:
+        c, v = _q(col), _q(version_col(col))
+        newer = f"({t}.{v} IS NULL OR excluded.{v} > {t}.{v})"
+        sets.append(f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE {t}.{c} END")
+        sets.append(f"{v} = CASE WHEN {newer} THEN excluded.{v} ELSE {t}.{v} END")
+        wins.append(newer)
+        names += [c, v]
+    names.append("_rev")
+    sets.append(f"_rev = CASE WHEN {' OR '.join(wins)} THEN excluded._rev ELSE {t}._rev END")
+    return (f"INSERT INTO {t} ({', '.join(names)}) VALUES ({_marks(dialect, len(names))}) "
+            f"ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}")
 
 
-def _lww_upsert(conn: AsyncConnection, name: str) -> Any:
-    t = sql_tables[name]
-    ins = _insert(conn, t)
-    ex = ins.excluded
-    sets: dict[str, Any] = {}
-    wins = []
-    for col in _lww_columns(name):
-        v = version_col(col)
-        newer = or_(t.c[v].is_(None), ex[v] > t.c[v])
-        sets[col] = case((newer, ex[col]), else_=t.c[col])
-        sets[v] = case((newer, ex[v]), else_=t.c[v])
-        wins.append(and_(ex[v].is_not(None), newer))
-    # the row moves forward in the pull log only when some cell changed: a re-sent or losing
-    # write does not make every device download the row again
-    sets["_rev"] = case((or_(*wins), ex["_rev"]), else_=t.c._rev)
-    return ins.on_conflict_do_update(index_elements=[t.c.id], set_=sets)
+@cache
+def _ledger_sql(dialect: str, name: str) -> str:
+    cols = ["id", *(c.name for c in REGISTRY[name].columns), "_ts", "_site", "_rev"]
+    return (f"INSERT INTO {_q(name)} ({', '.join(map(_q, cols))}) VALUES ({_marks(dialect, len(cols))}) "
+            "ON CONFLICT (id) DO NOTHING")
 
 
-def lww_params(name: str, pk: str, ts: int, site: str, vals: dict[str, Any], rev: int) -> dict[str, Any]:
-    """One row of the bulk upsert: written cells carry their version, the others NULL."""
+def _identity(value: Any) -> Any:
+    return value
+
+
+_SQLITE_CONVERT: dict[ColType, Callable[[Any], Any]] = {
+    ColType.DECIMAL: lambda v: format(v, "f"),  # TEXT on SQLite, never a float
+    ColType.DATE: lambda v: v.isoformat(),
+    ColType.BOOL: int,
+}
+
+
+@cache
+def _converters(dialect: str, name: str) -> dict[str, Callable[[Any], Any]]:
+    """Domain value -> driver value, per column (asyncpg takes Decimal, date and bool as they are)."""
     table = REGISTRY[name]
-    row: dict[str, Any] = {"id": pk, "_rev": rev}
+    out: dict[str, Callable[[Any], Any]] = {}
     for col in table.cell_names:
-        if col in vals:
-            value = vals[col]
-            c = table.column(col)
-            rank = c.rank(value) if c is not None and c.is_status else 0
-            row[col] = value
-            row[version_col(col)] = version_bytes(ts, site, rank)
-        else:
-            row[col] = None
-            row[version_col(col)] = None
-    return row
+        column = table.column(col)
+        assert column is not None
+        out[col] = _SQLITE_CONVERT.get(column.type, _identity) if dialect == "sqlite" else _identity
+    return out
 
 
-async def apply_lww(conn: AsyncConnection, name: str, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        # a fixed order (by id) keeps concurrent transactions from locking rows crosswise
-        ordered = sorted(rows, key=lambda r: r["id"])
-        await conn.execute(_lww_upsert(conn, name), ordered)
+@cache
+def _status_columns(name: str) -> dict[str, Column]:
+    return {c.name: c for c in REGISTRY[name].columns if c.is_status}
+
+
+async def apply_lww(conn: AsyncConnection, name: str, writes: Sequence[LwwWrite], rev: int) -> None:
+    """Merge a batch of changes into one lww table: one statement per shape of change (the set
+    of columns it writes), run as one executemany on the driver."""
+    if not writes:
+        return
+    dialect = conn.dialect.name
+    convert = _converters(dialect, name)
+    status = _status_columns(name)
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
+    # a fixed order (by id) keeps concurrent transactions from locking rows crosswise
+    for w in sorted(writes, key=lambda w: w.pk):
+        cols = tuple(sorted(w.vals))
+        stamp = w.ts.to_bytes(8, "big") + site_bytes(w.site)
+        params: list[Any] = [w.pk]
+        for col in cols:
+            value = w.vals[col]
+            rank = status[col].rank(value) if col in status else 0
+            params.append(None if value is None else convert[col](value))
+            params.append(bytes((rank,)) + stamp)
+        params.append(rev)
+        groups[cols].append(tuple(params))
+    for cols, rows in groups.items():
+        await conn.exec_driver_sql(_upsert_sql(dialect, name, cols), rows)
 
 
 async def apply_ledger(conn: AsyncConnection, name: str, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        t = sql_tables[name]
-        stmt = _insert(conn, t).on_conflict_do_nothing(index_elements=[t.c.id])
-        await conn.execute(stmt, sorted(rows, key=lambda r: r["id"]))
+    """Insert ledger rows (``id``, every column, ``_ts``, ``_site``, ``_rev``); an id already
+    stored is left alone."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    convert = _converters(dialect, name)
+    cols = [c.name for c in REGISTRY[name].columns]
+    params = [
+        (r["id"], *(None if r.get(c) is None else convert[c](r[c]) for c in cols), r["_ts"], r["_site"], r["_rev"])
+        for r in sorted(rows, key=lambda r: r["id"])
+    ]
+    await conn.exec_driver_sql(_ledger_sql(dialect, name), params)
 
 
 async def fetch_rows(conn: AsyncConnection, name: str, pks: Iterable[str],
