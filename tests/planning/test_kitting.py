@@ -2,18 +2,29 @@
 and what the receipts due by a date add. Worked examples, then properties against an
 independent, recursive feasibility check."""
 
+# ruff: noqa: F811  (the server fixtures are imported by name and requested by name)
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal, localcontext
 
+import httpx
+import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from server.config import Settings
 from server.domain.planning.kitting import KitResult, KittingDataError, Shortage, kit
+from server.domain.planning.kitting_controllers import KittingController
 from server.domain.planning.lowlevel import BomCycle
 from server.domain.planning.model import BomLine, Item, ItemKind, Receipt
+from tests.planning.company import LiveCompany
+from tests.server.client import SyncClient
+from tests.server.conftest import BOOT, LiveServer, settings  # noqa: F401  (fixtures)
 
 MAKE, BUY, SUB = ItemKind.MAKE, ItemKind.BUY, ItemKind.SUBCONTRACT
 WH, OTHER = "WH1", "WH2"
@@ -231,7 +242,7 @@ def kits(draw: st.DrawFn) -> tuple[dict[str, Item], dict[str, tuple[BomLine, ...
     return its, lines, stock_
 
 
-@settings(max_examples=300, deadline=None)
+@hsettings(max_examples=300, deadline=None)
 @given(kits())
 def test_buildable_units_can_be_built_and_one_more_cannot(spec: tuple) -> None:  # type: ignore[type-arg]
     its, b, stock_ = spec
@@ -242,7 +253,7 @@ def test_buildable_units_can_be_built_and_one_more_cannot(spec: tuple) -> None: 
     assert r.limiting and all(s.short > 0 for s in r.limiting)
 
 
-@settings(max_examples=150, deadline=None)
+@hsettings(max_examples=150, deadline=None)
 @given(kits(), st.lists(st.tuples(st.sampled_from(SKUS), st.integers(1, 20), st.decimals("0", "30", places=1)),
                         max_size=6))
 def test_receipts_never_lower_what_can_be_built(spec: tuple, raw: list) -> None:  # type: ignore[type-arg]
@@ -256,3 +267,131 @@ def test_receipts_never_lower_what_can_be_built(spec: tuple, raw: list) -> None:
             later[(rc.sku, WH)] = max(later.get((rc.sku, WH), D(0)), D(0)) + rc.qty
     n = int(r.buildable_by_date)
     assert feasible(n, "S0", its, b, later) and not feasible(n + 1, "S0", its, b, later)
+
+
+# ---- the endpoint, over real HTTP on SQLite and PostgreSQL ---------------------------------------
+# (fixtures from tests/server/conftest.py, imported by name and requested by name)
+
+KITTING = "/api/v1/planning/kitting"
+
+
+class KittingServer(LiveServer):
+    """The real app over real HTTP, with the kitting controller registered if app.py does not
+    register it (yet)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        app = self.server.config.app
+        if not any(r.path == KITTING for r in app.routes):
+            app.register(KittingController)
+
+
+@pytest.fixture
+def kit_http(settings: Settings) -> Iterator[httpx.Client]:
+    server = KittingServer(settings)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            yield client
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def desk_co(settings: Settings, kit_http: httpx.Client) -> Iterator[LiveCompany]:
+    """Desk = frame + top + 4 screws, frame = 4 legs + 8 screws. WH1 holds 2 desks, 1 frame,
+    8 legs, 10 tops, 100 screws; one desk is on order."""
+    c = LiveCompany(settings.database_url)
+
+    async def build() -> None:
+        await c.warehouse("WH1")
+        await c.warehouse("WH2")
+        await c.product("DESK", "make")
+        await c.product("FRAME", "make")
+        for sku in ("TOP", "LEG", "SCREW"):
+            await c.product(sku, "buy")
+        for parent, comp, qty in (("DESK", "FRAME", "1"), ("DESK", "TOP", "1"), ("DESK", "SCREW", "4"),
+                                  ("FRAME", "LEG", "4"), ("FRAME", "SCREW", "8")):
+            await c.bom(parent, comp, qty)
+        for sku, qty in (("DESK", "2"), ("FRAME", "1"), ("LEG", "8"), ("TOP", "10"), ("SCREW", "100")):
+            await c.move(sku, "WH1", qty, "count")
+        await c.sales_order("SO-1", [("DESK", "1")])
+        await c.supplier("S01")
+        await c.purchase_order("PO-1", "S01", "LEG", "10", "2026-12-15", received="2")  # 8 to come
+        await c.purchase_order("PO-2", "S01", "LEG", "100", "2026-12-30")  # after Friday
+        await c.purchase_order("PO-3", "S01", "LEG", "100", "2026-12-01", warehouse="WH2")
+        await c.purchase_order("PO-4", "S01", "LEG", "100", "2026-12-01", status="closed")
+        await c.production_order("MO-1", "FRAME", "2", "2026-12-17")
+        await c.production_order("MO-2", "DESK", "5", "2026-12-16", status="released")
+        await c.production_order("MO-3", "FRAME", "50", "2026-12-10", status="done")
+
+    c.run(build())
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def ask(http: httpx.Client, device: SyncClient | None, **params: str) -> httpx.Response:
+    return http.get(KITTING, params=params, headers=device.headers if device else {})
+
+
+def test_the_endpoint_answers_buildable_limiting_and_what_receipts_add_by_a_date(
+        desk_co: LiveCompany, kit_http: httpx.Client) -> None:
+    rep = SyncClient.enrolled(kit_http, BOOT, user="alice", role="sales")
+    r = ask(kit_http, rep, sku="DESK", warehouse="WH1")
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "sku": "DESK", "warehouse": "WH1", "on_hand": "2", "available": "1", "buildable": "3",
+        "limiting": [{"sku": "LEG", "required": "12", "available": "8", "short": "4"}],
+        "by": None, "buildable_by": None, "extra_by": None, "incoming_by": None, "limiting_by": []}
+
+    r = ask(kit_http, rep, sku="DESK", warehouse="WH1", by="2026-12-18")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    # by Friday: 8 legs (PO-1) and 2 frames (MO-1): 3 frames + 16 legs -> 7 desks; MO-2 brings 5 desks
+    assert (body["by"], body["buildable"], body["buildable_by"], body["extra_by"], body["incoming_by"]) == (
+        "2026-12-18", "3", "7", "4", "5")
+    assert body["limiting_by"] == [{"sku": "LEG", "required": "20", "available": "16", "short": "4"}]
+
+
+def test_back_office_may_ask_in_messagepack_and_a_warehouse_device_may_not_ask(
+        desk_co: LiveCompany, kit_http: httpx.Client) -> None:
+    office = SyncClient.enrolled(kit_http, BOOT, user="boss", role="backoffice")
+    r = kit_http.get(KITTING, params={"sku": "FRAME", "warehouse": "WH1"},
+                     headers={**office.headers, "Accept": "application/msgpack"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/msgpack")
+    assert msgspec.msgpack.decode(r.content)["buildable"] == "2"
+    store = SyncClient.enrolled(kit_http, BOOT, user="sam", role="warehouse",
+                                warehouse_id=desk_co.id("warehouse", "WH1"))
+    r = ask(kit_http, store, sku="DESK", warehouse="WH1")
+    assert (r.status_code, r.json()["error"]) == (403, "forbidden")
+    assert ask(kit_http, None, sku="DESK", warehouse="WH1").status_code == 401
+
+
+@pytest.mark.parametrize(("params", "status", "code"), [
+    ({"sku": "NOPE", "warehouse": "WH1"}, 404, "unknown_product"),
+    ({"sku": "DESK", "warehouse": "WH9"}, 404, "unknown_warehouse"),
+    ({"sku": "LEG", "warehouse": "WH1"}, 400, "not_make"),
+    ({"sku": "DESK", "warehouse": "WH1", "by": "Friday"}, 400, None),
+    ({"sku": "DESK"}, 400, None),
+    ({"sku": "DE\x00SK", "warehouse": "WH1"}, 400, "invalid_query"),
+    ({"sku": "D" * 500, "warehouse": "WH1"}, 400, None),
+])
+def test_bad_questions_get_the_one_error_body(desk_co: LiveCompany, kit_http: httpx.Client,
+                                              params: dict[str, str], status: int, code: str | None) -> None:
+    office = SyncClient.enrolled(kit_http, BOOT, user="boss", role="backoffice")
+    r = ask(kit_http, office, **params)
+    assert r.status_code == status, r.text
+    assert set(r.json()) == {"error", "detail"}
+    if code is not None:
+        assert r.json()["error"] == code
+
+
+def test_the_warehouse_may_be_named_by_id_and_the_endpoint_is_documented(
+        desk_co: LiveCompany, kit_http: httpx.Client) -> None:
+    office = SyncClient.enrolled(kit_http, BOOT, user="boss", role="backoffice")
+    r = ask(kit_http, office, sku="DESK", warehouse=desk_co.id("warehouse", "WH2"))
+    assert r.status_code == 200 and r.json()["warehouse"] == "WH2" and r.json()["buildable"] == "0"
+    doc = kit_http.get("/schema/openapi.json").json()
+    assert set(doc["paths"][KITTING]["get"]["responses"]) >= {"200", "400", "401", "403", "404"}
