@@ -7,9 +7,10 @@ second engine with plain deferred transactions, which WAL lets run beside the wr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -43,6 +44,9 @@ class Database:
     url: str
     writer: AsyncEngine
     reader: AsyncEngine
+    # SQLite has one writer: queue this process's writers here, in order, instead of letting them
+    # spin in SQLite's busy handler (which backs off up to 100 ms a try and makes the tail long)
+    _write_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -55,7 +59,11 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back on any error."""
-        async with self.writer.begin() as conn:
+        if self._write_lock is None:
+            async with self.writer.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.writer.begin() as conn:
             yield conn
 
     @asynccontextmanager
@@ -71,7 +79,8 @@ class Database:
 
 def open_database(url: str, *, pool_size: int = 10) -> Database:
     if url.startswith("sqlite"):
-        return Database(url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False))
+        return Database(url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False),
+                        asyncio.Lock())
     if url.startswith("postgresql"):
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         return Database(url, engine, engine)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections import defaultdict
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import and_, exists, select
@@ -27,7 +27,7 @@ from server.domain.sync.scopes import read_filter
 from shared.errors import Forbidden, InvalidInput
 from shared.registry import TABLES, Kind
 from shared.values import to_wire
-from sync.merge import version_from_bytes
+from sync.merge import site_from_bytes
 from sync.protocol import MAX_PULL_LIMIT, PulledChange, PullResponse
 
 __all__ = ["pull", "row_changes"]
@@ -91,12 +91,29 @@ def row_changes(name: str, row: dict[str, Any]) -> list[PulledChange]:
     if table.kind is Kind.LEDGER:
         vals = {c.name: to_wire(row[c.name]) for c in table.columns}
         return [PulledChange(table=name, pk=row["id"], ts=int(row["_ts"]), site=row["_site"], vals=vals)]
-    groups: dict[tuple[int, str], dict[str, Any]] = defaultdict(dict)
-    for col in table.cell_names:
-        raw = row.get(version_col(col))
+    groups: dict[bytes, dict[str, Any]] = {}
+    for col, vcol in _cells(name):
+        raw = row[vcol]
         if raw is None:
             continue
-        _, ts, site = version_from_bytes(bytes(raw))
-        groups[(ts, site)][col] = to_wire(row[col])
-    return [PulledChange(table=name, pk=row["id"], ts=ts, site=site, vals=vals)
-            for (ts, site), vals in sorted(groups.items())]
+        stamp = bytes(raw[1:])  # without the status rank: cells written together share it
+        cells = groups.get(stamp)
+        if cells is None:
+            cells = groups[stamp] = {}
+        value = row[col]
+        cells[col] = value if value is None or isinstance(value, str | bool | int) else to_wire(value)
+    out = []
+    for stamp in sorted(groups):
+        ts, site = int.from_bytes(stamp[:8], "big"), _site(stamp[8:])
+        out.append(PulledChange(table=name, pk=row["id"], ts=ts, site=site, vals=groups[stamp]))
+    return out
+
+
+@cache
+def _cells(name: str) -> tuple[tuple[str, str], ...]:
+    return tuple((col, version_col(col)) for col in TABLES[store.TABLE_INDEX[name]].cell_names)
+
+
+@lru_cache(maxsize=4096)
+def _site(raw: bytes) -> str:
+    return site_from_bytes(raw)
