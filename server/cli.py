@@ -63,6 +63,14 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from server.domain.masterdata.console import import_command
+
+    return import_command(Path(args.dir), dry_run=args.dry_run, err=console)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fieldsync", description="Offline-first sync and planning server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
     migrate = sub.add_parser("migrate", help="create or upgrade the schema and exit")
     migrate.set_defaults(func=_migrate)
+    imp = sub.add_parser("import", help="check and load the master data CSV files of a folder (PLANNING.md)")
+    imp.add_argument("dir", metavar="DIR", help="folder with warehouses.csv, products.csv, bom.csv, ...")
+    imp.add_argument("--dry-run", action="store_true", help="check everything, show what would change, write nothing")
+    imp.set_defaults(func=_import)
     return parser
 
 

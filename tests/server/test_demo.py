@@ -11,9 +11,11 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,12 +23,17 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from server.db.engine import Database
+from server.db.masterdata import MASTER_TABLES
 from server.db.schema import device, sql_tables
-from server.demo import DEMO_DIR, DemoDataError, demo_id, load_demo, print_demo
+from server.demo import DEMO_DIR, ImportRejected, load_demo, print_demo
+from server.domain.masterdata.importer import parse_texts, read_folder
+from server.domain.masterdata.validate import Known, check_across
 from tests.server.client import Service, SyncClient
 
 EXPECTED = {"warehouse": 2, "product": 37, "product_price": 5, "customer": 12, "sales_order": 8,
             "sales_order_line": 13, "stock_move": 59, "stock_level": 74}
+EXPECTED_MASTER = {"bom_line": 56, "supplier": 4, "price_agreement": 33, "forecast": 7,
+                   "purchase_order_line": 3, "production_order": 1}
 CODE_RE = re.compile(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
 PLANNING_HEADERS = {  # PLANNING.md, column for column
     "warehouses.csv": "code,name",
@@ -49,16 +56,39 @@ def _csv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-async def _counts(db: Database) -> dict[str, int]:
+async def _counts(db: Database, names: Any = EXPECTED) -> dict[str, int]:
+    tables = {**sql_tables, **MASTER_TABLES}
     async with db.read() as conn:
-        return {name: int((await conn.execute(select(func.count()).select_from(sql_tables[name]))).scalar_one())
-                for name in EXPECTED}
+        return {name: int((await conn.execute(select(func.count()).select_from(tables[name]))).scalar_one())
+                for name in names}
 
 
-async def _row(db: Database, table: str, pk: str) -> dict[str, object]:
+async def _row(db: Database, table: str, **where: object) -> dict[str, object]:
+    """The one row of ``table`` whose columns hold ``where`` (rows are found by natural key: the
+    importer gives them UUIDv7 ids)."""
     async with db.read() as conn:
         t = sql_tables[table]
-        return dict((await conn.execute(select(t).where(t.c.id == pk))).mappings().one())
+        stmt = select(t).where(*(t.c[k] == v for k, v in where.items()))
+        return dict((await conn.execute(stmt)).mappings().one())
+
+
+class Ids:
+    """Natural key -> row id of what the demo stored, to compare pulls with the files."""
+
+    def __init__(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        self.warehouse = {r["code"]: r["id"] for r in rows["warehouse"]}
+        self.product = {r["sku"]: r["id"] for r in rows["product"]}
+        self.customer = {r["code"]: r["id"] for r in rows["customer"]}
+        self.order = {r["number"]: r["id"] for r in rows["sales_order"]}
+        self.line = {(r["order_id"], r["product_id"]): r["id"] for r in rows["sales_order_line"]}
+        self.move = {(r["product_id"], r["warehouse_id"]): r["id"] for r in rows["stock_move"]}
+
+    @classmethod
+    async def of(cls, db: Database) -> Ids:
+        async with db.read() as conn:
+            return cls({name: [dict(r) for r in (await conn.execute(select(sql_tables[name]))).mappings()]
+                        for name in ("warehouse", "product", "customer", "sales_order", "sales_order_line",
+                                     "stock_move")})
 
 
 # ---- the folder itself ----------------------------------------------------------------------------
@@ -118,34 +148,35 @@ def test_the_demo_company_is_a_plausible_manufacturer() -> None:
     assert {w["code"] for w in _csv("warehouses.csv")} == {"WH1", "WH2"}
 
 
-def test_a_broken_demo_file_names_its_file_line_and_column(tmp_path: Path) -> None:
-    from server.demo import read_company
+def _problems(folder: Path) -> list[str]:
+    files, issues = parse_texts(read_folder(folder)[0])
+    return [str(i) for i in issues + check_across(files, Known())]
 
+
+def test_a_broken_demo_file_names_its_file_line_and_column(tmp_path: Path) -> None:
     folder = tmp_path / "company"
     shutil.copytree(DEMO_DIR, folder)
     path = folder / "products.csv"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     lines[4] = lines[4].rsplit(",", 1)[0] + ",12,50\n"  # a decimal comma: one cell too many
     path.write_text("".join(lines), encoding="utf-8")
-    with pytest.raises(DemoDataError, match=r"products\.csv: line 5: 11 cells"):
-        read_company(folder)
+    assert _problems(folder) == ["products.csv:5:standard_cost: 11 cells, but the header has 10 "
+                                 "(quote cells that contain commas)"]
 
     lines[4] = lines[4].rsplit(",", 2)[0] + ",twelve\n"
     path.write_text("".join(lines), encoding="utf-8")
-    with pytest.raises(DemoDataError, match=r"products\.csv: line 5, column standard_cost"):
-        read_company(folder)
+    assert _problems(folder) == ["products.csv:5:standard_cost: expected a plain decimal number such as 12.50, "
+                                 "got 'twelve'"]
 
     shutil.copy(DEMO_DIR / "products.csv", path)
     (folder / "sales_orders.csv").write_text(
         "number,customer,sku,qty,due_date,warehouse,note\nSO-1,C001,FG-DESK-140,1,2027-01-04,WH1,x\n",
         encoding="utf-8")
-    with pytest.raises(DemoDataError, match=r"sales_orders\.csv: line 1: unknown columns note"):
-        read_company(folder)
+    assert [p.split(" (")[0] for p in _problems(folder)] == ["sales_orders.csv:1:note: unknown column"]
 
     (folder / "sales_orders.csv").write_text(
         "number,customer,sku,qty,due_date,warehouse\nSO-1,C001,NO-SUCH-SKU,1,2027-01-04,WH1\n", encoding="utf-8")
-    with pytest.raises(DemoDataError, match=r"line 2, column sku: 'NO-SUCH-SKU' is not in products\.csv"):
-        read_company(folder)
+    assert _problems(folder) == ["sales_orders.csv:2:sku: no product 'NO-SUCH-SKU' in products.csv or in the database"]
 
 
 # ---- loading ---------------------------------------------------------------------------------------
@@ -154,45 +185,66 @@ def test_a_broken_demo_file_names_its_file_line_and_column(tmp_path: Path) -> No
 @pytest.mark.anyio
 async def test_loading_the_demo_writes_the_company_and_makes_three_devices(service: Service) -> None:
     result = await load_demo(service.db, settings=service.settings, clock=service.clock)
-    assert result.loaded == EXPECTED
+    assert result.imported is not None and not result.already_present
+    assert {f.file: f.created for f in result.imported.files} == {
+        "warehouses.csv": 2, "products.csv": 37, "bom.csv": 56, "stock.csv": 59, "suppliers.csv": 4,
+        "price_agreements.csv": 33, "customers.csv": 12, "sales_orders.csv": 13, "forecasts.csv": 7,
+        "purchase_orders.csv": 3, "production_orders.csv": 1}
+    assert result.extras == {"product_price": 5, "sales_order_line": 13}
     assert await _counts(service.db) == EXPECTED
+    assert await _counts(service.db, EXPECTED_MASTER) == EXPECTED_MASTER
     assert [(d.role, d.user, d.warehouse) for d in result.devices] == [
         ("sales", "alice", None), ("warehouse", "warehouse", "WH1"), ("backoffice", "backoffice", None)]
     assert len({d.enrolment_code for d in result.devices}) == 3
 
-    desk = await _row(service.db, "product", demo_id("product", "FG-DESK-140"))
-    assert (desk["sku"], desk["barcode"], desk["kind"]) == ("FG-DESK-140", "8719327001011", "make")
-    price = await _row(service.db, "product_price", demo_id("product_price", "FG-DESK-140"))
+    desk = await _row(service.db, "product", sku="FG-DESK-140")
+    assert (desk["barcode"], desk["kind"], desk["lot_rule"], desk["lot_qty"]) == (
+        "8719327001011", "make", "lot_for_lot", None)
+    assert uuid.UUID(str(desk["id"])).version == 7
+    chair = await _row(service.db, "product", sku="FG-CHAIR-ERG")
+    assert (chair["lot_rule"], chair["lot_qty"]) == ("min", Decimal(20))
+    price = await _row(service.db, "product_price", product_id=desk["id"])
     assert price["unit_price"] == (Decimal(desk["standard_cost"]) * Decimal("1.6")).quantize(Decimal("0.01"))  # type: ignore[arg-type]
 
-    order = await _row(service.db, "sales_order", demo_id("sales_order", "SO-26103"))
+    order = await _row(service.db, "sales_order", number="SO-26103")
+    customer = await _row(service.db, "customer", code="C007")
     assert (order["status"], order["owner"], str(order["due_date"])) == ("confirmed", "bob", "2027-01-11")
-    assert order["customer_id"] == demo_id("customer", "C007")
-    line = await _row(service.db, "sales_order_line", demo_id("sales_order_line", "SO-26103", "FG-CAB-3D"))
-    assert (line["order_id"], line["qty"]) == (order["id"], Decimal(25))
+    assert order["customer_id"] == customer["id"]
+    cab = await _row(service.db, "product", sku="FG-CAB-3D")
+    line = await _row(service.db, "sales_order_line", order_id=order["id"], product_id=cab["id"])
+    assert line["qty"] == Decimal(25)
+    assert line["unit_price"] == (Decimal(cab["standard_cost"]) * Decimal("1.6")).quantize(Decimal("0.01"))  # type: ignore[arg-type]
 
-    # on hand is the count; available subtracts the open orders of that product and warehouse
+    # on hand is the count; available subtracts the open orders of that product and warehouse;
+    # make products also say how many their components in that warehouse can build
     for sku, wh, on_hand, available in [("FG-DESK-140", "WH1", 18, 8),      # 18 counted, 10 ordered
                                         ("FG-CHAIR-VIS", "WH2", 24, 0),     # 40 ordered: not below zero
-                                        ("SA-CARCASS", "WH1", 0, 0)]:       # never counted
-        level = await _row(service.db, "stock_level", demo_id("stock_level", sku, wh))
-        assert (level["on_hand"], level["available"], level["buildable"]) == (on_hand, available, None), sku
-    move = await _row(service.db, "stock_move", demo_id("stock_move", "opening", "RM-CHIP-18", "WH1"))
+                                        ("SA-CARCASS", "WH1", 0, 0),        # never counted
+                                        ("RM-FOAM", "WH1", 85, 85)]:        # bought: nothing to build
+        product = await _row(service.db, "product", sku=sku)
+        warehouse = await _row(service.db, "warehouse", code=wh)
+        level = await _row(service.db, "stock_level", product_id=product["id"], warehouse_id=warehouse["id"])
+        assert (level["on_hand"], level["available"]) == (on_hand, available), sku
+        assert (level["buildable"] is None) == (product["kind"] == "buy"), sku
+    chip = await _row(service.db, "product", sku="RM-CHIP-18")
+    wh1 = await _row(service.db, "warehouse", code="WH1")
+    move = await _row(service.db, "stock_move", product_id=chip["id"], warehouse_id=wh1["id"])
     assert (move["kind"], move["qty"], move["_site"]) == ("count", Decimal("260.5"), "server")
 
     console = Console(record=True, width=120)
     print_demo(console, result)
     shown = console.export_text()
     assert set(CODE_RE.findall(shown)) == {d.enrolment_code for d in result.devices}
-    assert "37 products" in shown and "12 customers" in shown
+    assert "37 products" in shown and "12 customers" in shown and "56 BOM lines" in shown
 
 
 @pytest.mark.anyio
 async def test_loading_twice_adds_no_rows_but_makes_fresh_codes(service: Service) -> None:
     first = await load_demo(service.db, settings=service.settings, clock=service.clock)
     second = await load_demo(service.db, settings=service.settings, clock=service.clock)
-    assert second.already_present and second.loaded == {}
+    assert second.already_present and second.imported is None
     assert await _counts(service.db) == EXPECTED
+    assert await _counts(service.db, EXPECTED_MASTER) == EXPECTED_MASTER
     assert not {d.enrolment_code for d in first.devices} & {d.enrolment_code for d in second.devices}
     assert [(d.role, d.warehouse) for d in second.devices] == [(d.role, d.warehouse) for d in first.devices]
     async with service.db.read() as conn:
@@ -207,9 +259,10 @@ async def test_a_broken_demo_folder_loads_nothing(service: Service, tmp_path: Pa
     folder = tmp_path / "company"
     shutil.copytree(DEMO_DIR, folder)
     (folder / "stock.csv").write_text("sku,warehouse,qty\nFG-DESK-140,WH9,3\n", encoding="utf-8")
-    with pytest.raises(DemoDataError, match=r"stock\.csv: line 2, column warehouse"):
+    with pytest.raises(ImportRejected, match=r"stock\.csv:2:warehouse: no warehouse 'WH9'"):
         await load_demo(service.db, folder, settings=service.settings, clock=service.clock)
     assert set((await _counts(service.db)).values()) == {0}
+    assert set((await _counts(service.db, EXPECTED_MASTER)).values()) == {0}
 
 
 # ---- the codes at work, over HTTP ----------------------------------------------------------------
@@ -235,18 +288,18 @@ async def test_demo_devices_enrol_and_each_pulls_only_its_share(service: Service
     again = http.post("/api/v1/devices/enrol", json={"enrolment_code": by_role["sales"].enrolment_code})
     assert again.status_code == 401  # a code works once
 
+    ids = await Ids.of(service.db)
     customers = _csv("customers.csv")
     orders = _csv("sales_orders.csv")
     alices = {c["code"] for c in customers if c["owner"] == "alice"}
-    all_products = {demo_id("product", p["sku"]) for p in _csv("products.csv")}
-    wh1 = demo_id("warehouse", "WH1")
+    all_products = {ids.product[p["sku"]] for p in _csv("products.csv")}
+    wh1 = ids.warehouse["WH1"]
 
     sales.pull_all(limit=50)
-    assert _pks(sales, "customer") == {demo_id("customer", c) for c in alices}
-    assert _pks(sales, "sales_order") == {demo_id("sales_order", o["number"]) for o in orders
-                                          if o["customer"] in alices}
-    assert _pks(sales, "sales_order_line") == {demo_id("sales_order_line", o["number"], o["sku"]) for o in orders
-                                               if o["customer"] in alices}
+    assert _pks(sales, "customer") == {ids.customer[c] for c in alices}
+    assert _pks(sales, "sales_order") == {ids.order[o["number"]] for o in orders if o["customer"] in alices}
+    assert _pks(sales, "sales_order_line") == {ids.line[(ids.order[o["number"]], ids.product[o["sku"]])]
+                                               for o in orders if o["customer"] in alices}
     assert _pks(sales, "product") == all_products
     assert len(_pks(sales, "product_price")) == EXPECTED["product_price"]
     assert len(_pks(sales, "stock_level")) == EXPECTED["stock_level"]
@@ -255,7 +308,7 @@ async def test_demo_devices_enrol_and_each_pulls_only_its_share(service: Service
 
     store.pull_all(limit=50)
     wh1_stock = [s for s in _csv("stock.csv") if s["warehouse"] == "WH1"]
-    assert _pks(store, "stock_move") == {demo_id("stock_move", "opening", s["sku"], "WH1") for s in wh1_stock}
+    assert _pks(store, "stock_move") == {ids.move[(ids.product[s["sku"]], wh1)] for s in wh1_stock}
     assert {cells["warehouse_id"] for (t, _), cells in store.seen.items() if t == "stock_move"} == {wh1}
     assert {cells["kind"] for (t, _), cells in store.seen.items() if t == "stock_move"} == {"count"}
     assert _pks(store, "product") == all_products
