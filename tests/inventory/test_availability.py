@@ -17,8 +17,11 @@ from sqlalchemy import select
 from server.db.schema import sql_tables
 from server.demo import load_demo
 from server.domain.inventory.availability import (
+    Touched,
     on_hand_by_product_warehouse,
     refresh_availability,
+    refresh_touched,
+    touched_by,
 )
 from tests.planning.company import Company, new_id
 from tests.server.client import Service, SyncClient, now_ts
@@ -277,3 +280,34 @@ async def test_concurrent_refreshes_create_each_pair_once(service: Service) -> N
     results = await asyncio.gather(*(refresh_availability(service.db, service.clock) for _ in range(4)))
     assert sorted(r.written for r in results) == [0, 0, 0, 10]
     assert len(await levels(service, c)) == 10  # levels() fails on two live rows for one pair
+
+
+def test_touched_by_names_what_accepted_changes_may_have_moved() -> None:
+    assert touched_by([("customer", "c1", {"name": "x"}), ("delivery_task", "t1", {"status": "done"})]) is None
+    t = touched_by([
+        ("stock_move", "m1", {"product_id": "p1", "warehouse_id": "w1", "qty": "1", "kind": "receipt"}),
+        ("sales_order_line", "l1", {"qty": "3"}),
+        ("sales_order_line", "l2", {"order_id": "o2", "product_id": "p2"}),
+        ("sales_order", "o1", {"status": "cancelled"}),
+        ("product", "p3", {"_deleted": True}),
+    ])
+    assert t == Touched(products=frozenset({"p1", "p2", "p3"}), orders=frozenset({"o1", "o2"}),
+                        lines=frozenset({"l1", "l2"}))
+    everything = touched_by([("warehouse", "w9", {"code": "WH9"})])
+    assert everything is not None and everything.everything
+
+
+async def test_refresh_touched_follows_a_line_whose_qty_changed(service: Service) -> None:
+    c = await desk_company(service)
+    await c.move("TOP", "WH1", "10", "receipt")
+    await c.sales_order("SO-1", [("TOP", "6")])
+    await refresh_availability(service.db, service.clock)
+    line = c.id("sales_order_line", "SO-1/0")
+    await c.write("sales_order_line", line, {"qty": "9"})
+    done = await refresh_touched(service.db, service.clock, [("sales_order_line", line, {"qty": "9"})])
+    assert done is not None and done.written == 1
+    assert (await levels(service, c))[("TOP", "WH1")]["available"] == 1
+    wh = await c.warehouse("WH3")
+    done = await refresh_touched(service.db, service.clock, [("warehouse", wh, {"code": "WH3"})])
+    assert done is not None and done.written == 5  # every product gets a row in the new warehouse
+    assert await refresh_touched(service.db, service.clock, [("customer", new_id(), {"name": "x"})]) is None

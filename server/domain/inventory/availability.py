@@ -24,6 +24,10 @@ if two rows ever hold one pair, the smallest id is kept and the others are tombs
 deleted products or warehouses are tombstoned. Refreshes are serialised (PostgreSQL: an advisory
 transaction lock; SQLite: the write lock), so two processes never create a pair twice.
 
+The push path calls :func:`refresh_touched` with the changes it accepted, after its transaction
+commits (:func:`touched_by` says which products, orders and lines they may have moved); start-up
+and imports call :func:`refresh_availability` for everything.
+
 This module also loads what the figures need (stock, open sales quantities, the BOM structure),
 so the kitting service above it reads the database the same way. Decimal arithmetic happens in
 Python, never in SQL (SQLite stores decimals as text).
@@ -59,6 +63,7 @@ __all__ = [
     "Figures",
     "Refreshed",
     "Structure",
+    "Touched",
     "live",
     "load_structure",
     "on_hand_by_product_warehouse",
@@ -66,6 +71,8 @@ __all__ = [
     "products_of_orders",
     "refresh_availability",
     "refresh_in",
+    "refresh_touched",
+    "touched_by",
 ]
 
 log = logging.getLogger("fieldsync")
@@ -144,14 +151,55 @@ async def open_sales_qty(conn: AsyncConnection, products: Collection[str] | None
     return dict(out)
 
 
-async def products_of_orders(conn: AsyncConnection, orders: Collection[str]) -> set[str]:
-    """The products on the lines of the given sales orders (live lines or not)."""
+async def products_of_orders(conn: AsyncConnection, orders: Collection[str] = (),
+                             lines: Collection[str] = ()) -> set[str]:
+    """The products on the lines of the given sales orders, and of the given lines (live or
+    not)."""
+    ln = sales_order_line
     out: set[str] = set()
-    for chunk in _chunks(orders):
-        rows = await conn.execute(select(sales_order_line.c.product_id)
-                                  .where(sales_order_line.c.order_id.in_(chunk)))
-        out.update(r.product_id for r in rows if r.product_id is not None)
+    for column, ids in ((ln.c.order_id, orders), (ln.c.id, lines)):
+        for chunk in _chunks(ids):
+            rows = await conn.execute(select(ln.c.product_id).where(column.in_(chunk)))
+            out.update(r.product_id for r in rows if r.product_id is not None)
     return out
+
+
+@dataclass(frozen=True)
+class Touched:
+    """What a batch of accepted changes may have moved, as :func:`refresh_availability` takes it."""
+
+    products: frozenset[str] = frozenset()
+    orders: frozenset[str] = frozenset()
+    lines: frozenset[str] = frozenset()
+    everything: bool = False  # a warehouse appeared or went: every product gets or loses a row
+
+
+def touched_by(changes: Iterable[tuple[str, str, Mapping[str, Any]]]) -> Touched | None:
+    """From accepted changes ``(table, pk, vals)``, what to refresh; None when nothing that
+    availability reads changed. Pure: the push path calls it on the changes it stored."""
+    products: set[str] = set()
+    orders: set[str] = set()
+    lines: set[str] = set()
+    everything = False
+    for table, pk, vals in changes:
+        if table == "stock_move":
+            if vals.get("product_id"):
+                products.add(str(vals["product_id"]))
+        elif table == "sales_order_line":
+            lines.add(pk)
+            if vals.get("product_id"):
+                products.add(str(vals["product_id"]))
+            if vals.get("order_id"):
+                orders.add(str(vals["order_id"]))
+        elif table == "sales_order":
+            orders.add(pk)
+        elif table == "product":
+            products.add(pk)
+        elif table == "warehouse":
+            everything = True
+    if not (products or orders or lines or everything):
+        return None
+    return Touched(frozenset(products), frozenset(orders), frozenset(lines), everything)
 
 
 async def _parents(conn: AsyncConnection, components: Collection[str]) -> set[str]:
@@ -256,7 +304,7 @@ def _same(a: Decimal | None, b: Decimal | None) -> bool:
 
 
 async def refresh_in(conn: AsyncConnection, clock: ServerClock, products: Collection[str] | None = None,
-                     *, orders: Collection[str] = ()) -> Refreshed:
+                     *, orders: Collection[str] = (), lines: Collection[str] = ()) -> Refreshed:
     """:func:`refresh_availability` in the caller's write transaction."""
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
@@ -265,7 +313,7 @@ async def refresh_in(conn: AsyncConnection, clock: ServerClock, products: Collec
     if products is None:
         targets = set(structure.items)
     else:
-        touched = set(products) | (await products_of_orders(conn, orders) if orders else set())
+        touched = set(products) | await products_of_orders(conn, orders, lines)
         dead = touched - set(structure.items)  # deleted products: their rows are tombstoned...
         touched |= await _parents(conn, dead)  # ...and products that used them lose a component
         targets = structure.where_used(p for p in touched if p in structure.items)
@@ -313,17 +361,29 @@ async def refresh_in(conn: AsyncConnection, clock: ServerClock, products: Collec
 
 
 async def refresh_availability(db: Database, clock: ServerClock, products: Collection[str] | None = None,
-                               *, orders: Collection[str] = ()) -> Refreshed:
+                               *, orders: Collection[str] = (), lines: Collection[str] = ()) -> Refreshed:
     """Recompute ``stock_level`` and write the rows whose figures changed, in one transaction.
 
     ``products``: ids of products whose stock, open sales or BOM may have changed (None: every
     product). Every product that uses one of them, at any depth, is recomputed too, since its
-    ``buildable`` depends on their stock. ``orders``: ids of sales orders whose status, warehouse
-    or lines changed; the products on their lines are added to ``products``.
+    ``buildable`` depends on their stock. ``orders``, ``lines``: ids of sales orders and sales
+    order lines that changed; the products on those lines are added to ``products``.
     """
 
     async def attempt() -> Refreshed:
         async with db.write() as conn:
-            return await refresh_in(conn, clock, products, orders=orders)
+            return await refresh_in(conn, clock, products, orders=orders, lines=lines)
 
     return await retrying(attempt)
+
+
+async def refresh_touched(db: Database, clock: ServerClock,
+                          changes: Iterable[tuple[str, str, Mapping[str, Any]]]) -> Refreshed | None:
+    """Refresh what accepted changes ``(table, pk, vals)`` may have moved (:func:`touched_by`);
+    None when they touched nothing availability reads. Call it after their transaction commits."""
+    t = touched_by(changes)
+    if t is None:
+        return None
+    if t.everything:
+        return await refresh_availability(db, clock)
+    return await refresh_availability(db, clock, t.products, orders=t.orders, lines=t.lines)
