@@ -200,13 +200,13 @@ async def _receipts(conn: AsyncConnection, sku_of: Mapping[str, str],
         if sku is not None and code is not None and left > 0:
             out.append(Receipt(r.number, sku, code, r.due_date, left))
     mo = production_order
-    for r in await conn.execute(
+    for m in await conn.execute(
             select(mo.c.number, mo.c.product_id, mo.c.warehouse_id, mo.c.due_date, mo.c.qty)
             .where(mo.c.status.in_(OPEN_PRODUCTION_STATES))
             .order_by(mo.c.due_date, mo.c.number)):
-        sku, code = sku_of.get(r.product_id), code_of.get(r.warehouse_id)
-        if sku is not None and code is not None and r.qty > 0:
-            out.append(Receipt(r.number, sku, code, r.due_date, r.qty))
+        sku, code = sku_of.get(m.product_id), code_of.get(m.warehouse_id)
+        if sku is not None and code is not None and m.qty > 0:
+            out.append(Receipt(m.number, sku, code, m.due_date, m.qty))
     return out
 
 
