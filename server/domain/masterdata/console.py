@@ -24,7 +24,7 @@ from server.domain.masterdata.importer import ImportRejected, ImportResult, read
 from server.domain.sync.clock import ServerClock
 from shared.errors import DomainError
 
-__all__ = ["RichProgress", "import_command", "print_problems", "summary_table"]
+__all__ = ["RichProgress", "import_command", "print_problems", "summary_heading", "summary_table"]
 
 SHOWN_PROBLEMS = 100  # listed on the terminal; the count says how many more there are
 
@@ -59,10 +59,14 @@ class RichProgress:
             self.bars.advance(self.task, n)
 
 
-def summary_table(result: ImportResult, folder: Path | str) -> Table:
-    title = (f"Dry run of {folder}: nothing was written; an import would do this"
-             if result.dry_run else f"Imported {folder}")
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+def summary_heading(result: ImportResult, folder: Path | str) -> str:
+    if result.dry_run:
+        return f"Dry run of {folder}: nothing was written. An import would do this:"
+    return f"Imported {folder}:" if result.changed else f"Imported {folder}: nothing had changed."
+
+
+def summary_table(result: ImportResult) -> Table:
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column("file", no_wrap=True)
     for name in ("rows", "created", "updated", "unchanged"):
         table.add_column(name, justify="right")
@@ -115,5 +119,6 @@ def import_command(folder: Path, *, dry_run: bool = False, settings: Settings | 
     except DomainError as exc:
         err.print(f"[red]import:[/] {exc.detail}", highlight=False)
         return 1
-    out.print(summary_table(result, folder))
+    out.print(summary_heading(result, folder), highlight=False, soft_wrap=True)
+    out.print(summary_table(result))
     return 0

@@ -72,10 +72,8 @@ class ImportRejected(InvalidInput):
         super().__init__(f"{n} problem{'s' if n != 1 else ''} found, nothing was imported:\n" + "\n".join(lines))
 
 
-def _issue_order(i: Issue) -> tuple[int, int, int, str]:
-    spec = SPECS.get(i.file)
-    col = spec.columns.index(i.column) if spec is not None and i.column in spec.columns else len(spec.cols if spec else ())
-    return (_FILE_ORDER.get(i.file, len(_FILE_ORDER)), i.line, col, i.message)
+def _issue_order(i: Issue) -> tuple[int, int]:
+    return (_FILE_ORDER.get(i.file, len(_FILE_ORDER)), i.line)  # a stable sort: a line's issues stay in order
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ class ParsedFile:
     broken: bool = False  # the header was wrong: rows were not read, references into it not checked
     # keys of rows left out for a problem: other files may still name them without an echo of it
     bad_keys: set[str] = field(default_factory=set)
+    # rows left out for a problem, with the cells that were right: their references are checked too
+    partial: list[Row] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -129,7 +131,8 @@ def _header_issues(spec: FileSpec, header: Sequence[str]) -> list[Issue]:
     return issues
 
 
-def _parse_row(spec: FileSpec, line: int, cells: Mapping[str, str], issues: list[Issue]) -> Row | None:
+def _parse_row(spec: FileSpec, line: int, cells: Mapping[str, str], issues: list[Issue]) -> tuple[Row, bool]:
+    """The row's typed values, and whether every cell was right (a wrong cell is left out)."""
     values: dict[str, Any] = {}
     ok = True
     for col in spec.cols:
@@ -138,14 +141,15 @@ def _parse_row(spec: FileSpec, line: int, cells: Mapping[str, str], issues: list
             if col.required:
                 issues.append(Issue(spec.name, line, col.name, "a value is required"))
                 ok = False
-            values[col.name] = col.default
+            else:
+                values[col.name] = col.default
             continue
         try:
             values[col.name] = col.parse(raw)
         except CellError as exc:
             issues.append(Issue(spec.name, line, col.name, str(exc)))
             ok = False
-    return Row(line, values) if ok else None
+    return Row(line, values), ok
 
 
 def _keep_key(parsed: ParsedFile, cells: Mapping[str, str]) -> None:
@@ -158,9 +162,10 @@ def _rows(parsed: ParsedFile, records: Iterable[tuple[int, Mapping[str, str]]], 
     rows: list[Row] = []
     seen: dict[tuple[Any, ...], int] = {}
     for line, cells in records:
-        row = _parse_row(spec, line, cells, issues)
-        if row is None:
+        row, ok = _parse_row(spec, line, cells, issues)
+        if not ok:
             _keep_key(parsed, cells)
+            parsed.partial.append(row)
             continue
         key = tuple(row[c] for c in spec.key)
         if key in seen:
@@ -227,6 +232,7 @@ def read_records(spec: FileSpec, records: Sequence[Mapping[str, str | None]]) ->
             cleaned.append((i, {k: ("" if v is None else v) for k, v in rec.items()}))
     parsed = ParsedFile(spec)
     parsed.rows = _rows(parsed, cleaned, issues)
+    issues.sort(key=lambda i: i.line)  # stable: a row's problems stay in column order
     issues.extend(_within_file(parsed))
     return parsed, issues
 
@@ -288,8 +294,8 @@ def _references(files: Mapping[str, ParsedFile], known: Known) -> list[Issue]:
             if target is not None and target.broken:
                 continue  # its header is wrong: already reported, every reference would echo it
             valid = set(known.keys.get(col.ref, ())) | (target.keys() if target is not None else set())
-            for r in parsed.rows:
-                value = r[col.name]
+            for r in sorted([*parsed.rows, *parsed.partial], key=lambda row: row.line):
+                value = r.values.get(col.name)
                 if value is not None and value not in valid:
                     issues.append(Issue(parsed.name, r.line, col.name,
                                         f"no {_NOUN[col.ref]} {value!r} in {col.ref} or in the database"))

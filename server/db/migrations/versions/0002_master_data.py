@@ -1,5 +1,4 @@
-"""master data: lot rules and customer codes on synced tables; BOM, suppliers, price agreements,
-forecasts, open purchase order lines and production orders (server only)
+"""master data: BOMs, suppliers, price agreements, forecasts, open orders; lot rules, customer codes
 
 Revision ID: 0002
 Revises: 0001
