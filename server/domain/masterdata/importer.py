@@ -218,8 +218,8 @@ async def load_stored(conn: AsyncConnection, files: Mapping[str, ParsedFile]) ->
                                     .where(pp.c._deleted.is_not(True), pp.c.unit_price.is_not(None))):
             s.prices.setdefault(r.product_id, []).append((r.valid_from, r.unit_price))
     if "stock.csv" in files:
-        product_ids = [p["id"] for sku, p in s.products.items()
-                       if sku in {r["sku"] for r in files["stock.csv"].rows}]
+        counted = {r["sku"] for r in files["stock.csv"].rows}
+        product_ids = [p["id"] for sku, p in s.products.items() if sku in counted]
         sm = t["stock_move"]
         moves = await _in(conn, sm, "product_id", product_ids, "product_id", "warehouse_id", "qty", "kind",
                           "_ts", "_site")
