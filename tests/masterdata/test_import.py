@@ -195,3 +195,28 @@ async def test_a_dry_run_counts_what_would_change_and_writes_nothing(service: Se
     result = await run_import(service.db, service.clock, demo_files(), dry_run=True)
     assert result.dry_run and {f.file: f.created for f in result.files} == CREATED
     assert await snapshot(service.db) == before
+
+
+@pytest.mark.anyio
+async def test_a_new_order_line_takes_the_price_valid_on_its_due_date(service: Service) -> None:
+    await run_import(service.db, service.clock, demo_files())
+    desk = await _one(service, sql_tables["product"], sku="FG-DESK-140")
+    async with service.db.write() as conn:
+        await write_as_server(conn, service.clock, [
+            ServerWrite("product_price", str(uuid_utils.uuid7()), {
+                "product_id": desk["id"], "unit_price": "150.00", "currency": "EUR", "valid_from": "2026-01-01"}),
+            ServerWrite("product_price", str(uuid_utils.uuid7()), {
+                "product_id": desk["id"], "unit_price": "160.00", "currency": "EUR", "valid_from": "2027-06-01"})])
+    header = "number,customer,sku,qty,due_date,warehouse\n"
+    await run_import(service.db, service.clock, {"sales_orders.csv": header + "SO-9,C001,FG-DESK-140,2,2027-01-10,WH1\n"
+                                                                             "SO-10,C001,FG-DESK-140,1,2027-07-01,WH1\n"})
+    prices = {}
+    for number in ("SO-9", "SO-10"):
+        order = await _one(service, sql_tables["sales_order"], number=number)
+        prices[number] = (await _one(service, sql_tables["sales_order_line"], order_id=order["id"]))["unit_price"]
+    assert prices == {"SO-9": Decimal("150.00"), "SO-10": Decimal("160.00")}
+    # a later import of the order changes its quantity, never the price it was taken at
+    await run_import(service.db, service.clock, {"sales_orders.csv": header + "SO-9,C001,FG-DESK-140,3,2027-01-10,WH1\n"})
+    order = await _one(service, sql_tables["sales_order"], number="SO-9")
+    line = await _one(service, sql_tables["sales_order_line"], order_id=order["id"])
+    assert (line["qty"], line["unit_price"]) == (Decimal(3), Decimal("150.00"))

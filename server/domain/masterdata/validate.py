@@ -327,7 +327,7 @@ def _bom(files: Mapping[str, ParsedFile], known: Known) -> list[Issue]:
         cycle = find_cycle(graph)
         if cycle is None:
             break
-        in_file = [r for e in pairwise(cycle) if (r := edges[e]) is not None]
+        in_file = [row for e in pairwise(cycle) if (row := edges[e]) is not None]
         if not in_file:
             break  # a cycle among stored lines only: not this import's doing
         at = min(in_file, key=lambda row: row.line)
