@@ -1,0 +1,779 @@
+"""Regenerative MRP: planned orders, pegging and exceptions from plain planning data.
+
+Pure: no I/O, no SQL, no clock (``today`` is in the input); the same input gives the same plan.
+The semantics are PLANNING.md's; where it is silent, the rules below decide (docs/planning.md
+repeats them for users).
+
+Demand
+    Open sales orders plus forecasts. Sales orders of a product and warehouse consume that
+    product and warehouse's forecasts in the same ISO week (Monday..Sunday): the week's sales
+    total is taken from the week's forecasts in date order (earliest first, then by ref); what
+    is left of a forecast stays on its own date, a fully consumed forecast is dropped. Sales
+    beyond the week's forecast are simply demand. Past-dated demands (sales or forecasts) are
+    demand on their own date. Zero quantities are ignored, negative ones refused.
+
+Netting, per (product, warehouse), bucketless
+    The dates visited are ``today`` and every date with a receipt or a requirement, in order.
+    On each date the day's receipts are added first, then the day's requirements subtracted.
+    If projected on hand is then below the threshold, one planned order is due that day for
+    ``threshold - projected``, sized by the lot rule; the lot's leftover carries forward. The
+    threshold is ``safety_stock`` on and after ``today`` and 0 before it: safety stock is a
+    target from today on, while a past-due requirement is covered by a (late) order due on its
+    own past date. So stock that starts below safety stock gets an order due ``today`` for the
+    gap (plus whatever today's requirements need), and at most one order is due per product,
+    warehouse and date. Negative stock is a debt paid first from the first supply, reported as
+    a ``negative_stock`` exception. Stock in another warehouse is never used.
+
+Orders
+    Due on the need date. ``make``: starts the product's ``lead_time_days`` earlier. ``buy`` and
+    ``subcontract``: ``choose_supply(item, warehouse, qty, due)`` (with the lot-sized qty)
+    gives supplier, price and lead time; without a chooser, or when it answers ``None``, the
+    product's lead time is used with no supplier and no price (and, when a chooser was given
+    but found nothing, a ``no_supplier`` exception). A start before ``today`` is moved to today
+    and flagged late, with a ``late`` exception; the due date never moves. ``make`` and
+    ``subcontract`` orders put each component's gross requirement, ``qty x qty_per x (1 +
+    scrap_pct/100)``, on the order's (possibly moved) start date in the order's warehouse.
+    BOM lines of ``buy`` products are not exploded.
+
+Pegging
+    Supply is allocated to requirements first come, first served: requirements in date order
+    (within a day: sales orders, then forecasts, each by ref; then dependent requirements by
+    parent sku, parent due date, BOM line), supply in the order it becomes available (stock,
+    then receipts by date, then planned orders by due date). A dependent requirement carries
+    its parent order's pegs scaled by the line's factor, then the parent's unpegged part, and
+    hands them to supply in that order. A planned order's pegs are merged per demand ref in
+    the order first met; its quantity beyond its pegs is safety stock or lot leftover.
+
+Arithmetic is ``Decimal`` throughout and nothing is rounded: scrap may give fractional
+requirements and they stay exact. Output order: planned orders by (due, sku, warehouse, start),
+exceptions by (sku, warehouse, kind, detail).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import gc
+import heapq
+from collections import defaultdict, deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from operator import attrgetter
+from typing import Any
+
+from server.domain.planning.lowlevel import low_level_codes
+from server.domain.planning.model import (
+    BomLine,
+    Demand,
+    DemandKind,
+    Item,
+    ItemKind,
+    LotRule,
+    MrpException,
+    Peg,
+    Plan,
+    PlannedOrder,
+    PlanningInput,
+    SupplyChoice,
+)
+from server.domain.planning.render import qty_text
+from shared.errors import InvalidInput
+
+__all__ = [
+    "Coverage",
+    "Engine",
+    "PlanningDataError",
+    "SupplyChooser",
+    "consume_forecasts",
+    "exception_sort_key",
+    "order_sort_key",
+    "paused_gc",
+    "plan",
+    "plan_with_coverage",
+]
+
+SupplyChooser = Callable[[Item, str, Decimal, dt.date], SupplyChoice | None]
+Key = tuple[str, str]  # (sku, warehouse): one cell
+ZERO = Decimal(0)
+ONE = Decimal(1)
+HUNDRED = Decimal(100)
+PRECISION = 200  # digits; far beyond any real quantity, and Inexact is trapped: never rounds
+_STOCK, _RECEIPT, _PLANNED = 0, 1, 2
+_NEVER = 1 << 62
+_fromordinal = dt.date.fromordinal
+order_sort_key = attrgetter("due", "sku", "warehouse", "start")
+
+# A requirement inside the engine is a plain tuple (sorting tuples is the fast path):
+#   (date ordinal, 0 independent | 1 dependent, k1, k2, k3, qty, coverage index, source, factor)
+# independent: k1 = 0 sales | 1 forecast, k2 = ref, k3 = qty, coverage index into Cell.demands,
+#              source = the demand ref, factor None
+# dependent:   k1 = parent sku, k2 = parent due ordinal, k3 = BOM line index, coverage -1,
+#              source = the parent's _Order, factor = qty_per x (1 + scrap) of the line
+# The first five fields of a dependent requirement are unique, so sorting never compares
+# sources. A requirement allocated to a planned order leaves a chunk there (below); pegs are
+# materialised from chunks once the order is complete.
+Req = tuple[int, int, Any, Any, Any, Decimal, int, Any, Any]
+
+
+class PlanningDataError(InvalidInput):
+    """Planning data the engine cannot plan: an unknown sku, a negative quantity."""
+
+    code = "planning_data"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How one independent demand (after forecast consumption) is covered: from stock on
+    hand, from scheduled receipts, from planned orders. They always add up to its qty."""
+
+    demand: Demand
+    stock: Decimal
+    receipts: Decimal
+    planned: Decimal
+
+    @property
+    def covered(self) -> Decimal:
+        return self.stock + self.receipts + self.planned
+
+
+def exception_sort_key(e: MrpException) -> tuple[str, str, str, str]:
+    return (e.sku, e.warehouse or "", e.kind, e.detail)
+
+
+# ---- output objects, made fast --------------------------------------------------------------
+# A plan has millions of pegs. The frozen dataclasses' __init__ sets each field through
+# object.__setattr__; filling __dict__ directly makes equal objects at a third of the cost.
+# Only while the model classes are plain (no __slots__, no __post_init__); else the real thing.
+
+_new = object.__new__
+
+
+def _plain(cls: type) -> bool:
+    return "__slots__" not in cls.__dict__ and not hasattr(cls, "__post_init__")
+
+
+def _peg_fast(ref: str, qty: Decimal) -> Peg:
+    p = _new(Peg)
+    d = p.__dict__
+    d["demand"] = ref
+    d["qty"] = qty
+    return p  # type: ignore[no-any-return]
+
+
+def _order_fast(sku: str, warehouse: str, kind: ItemKind, qty: Decimal, start: dt.date,
+                due: dt.date, late: bool, supplier: str | None, unit_price: Decimal | None,
+                pegging: tuple[Peg, ...]) -> PlannedOrder:
+    o = _new(PlannedOrder)
+    o.__dict__.update(sku=sku, warehouse=warehouse, kind=kind, qty=qty, start=start, due=due,
+                      late=late, supplier=supplier, unit_price=unit_price, pegging=pegging)
+    return o  # type: ignore[no-any-return]
+
+
+_make_peg: Callable[[str, Decimal], Peg] = _peg_fast if _plain(Peg) else Peg
+_make_order: Callable[..., PlannedOrder] = _order_fast if _plain(PlannedOrder) else PlannedOrder
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused (and restored after). A planning run allocates
+    millions of acyclic objects (freed by reference counting anyway), which the collector
+    would otherwise rescan again and again, each full pass walking the whole plan."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextmanager
+def _exact() -> Iterator[decimal.Context]:
+    """Quantities computed with ``PRECISION`` digits and ``Inexact`` trapped, so a result is
+    exact or the run fails: it never rounds silently. Yields the caller's decimal context (the
+    supply chooser is the caller's code and runs in it)."""
+    outer = decimal.getcontext()
+    with decimal.localcontext() as ctx:
+        ctx.prec = PRECISION
+        ctx.traps[decimal.Inexact] = True
+        try:
+            yield outer
+        except decimal.Inexact as e:
+            raise PlanningDataError(f"a quantity needs more than {PRECISION} digits") from e
+
+
+class _Chooser:
+    """The caller's supply chooser, called in the caller's decimal context."""
+
+    __slots__ = ("choose", "outer")
+
+    def __init__(self, choose: SupplyChooser, outer: decimal.Context) -> None:
+        self.choose = choose
+        self.outer = outer
+
+    def __call__(self, item: Item, wh: str, qty: Decimal, need: dt.date) -> SupplyChoice | None:
+        inner = decimal.getcontext()
+        decimal.setcontext(self.outer)
+        try:
+            return self.choose(item, wh, qty, need)
+        finally:
+            decimal.setcontext(inner)
+
+
+# ---- demand ---------------------------------------------------------------------------------
+
+
+def consume_forecasts(demands: Iterable[Demand]) -> list[Demand]:
+    """Sales orders as given, then what is left of each forecast after the sales orders of its
+    product, warehouse and ISO week consumed it (earliest forecast first). Zero quantities are
+    dropped; a negative one is refused."""
+    sales: list[Demand] = []
+    forecasts: list[Demand] = []
+    sold: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal)
+    for d in demands:
+        if d.qty <= 0:
+            if d.qty < 0:
+                raise PlanningDataError(f"demand {d.ref} for {d.sku} has a negative qty {d.qty}")
+            continue
+        if d.kind is DemandKind.FORECAST:
+            forecasts.append(d)
+        else:
+            sales.append(d)
+            # ordinal 1 (0001-01-01) is a Monday, so this is the ISO week, Monday..Sunday
+            sold[(d.sku, d.warehouse, (d.date.toordinal() - 1) // 7)] += d.qty
+    forecasts.sort(key=attrgetter("date", "ref", "qty"))
+    if not sold:
+        return sales + forecasts
+    for f in forecasts:
+        week = (f.sku, f.warehouse, (f.date.toordinal() - 1) // 7)
+        left = sold.get(week)
+        if not left:
+            sales.append(f)
+        elif left >= f.qty:
+            sold[week] = left - f.qty
+        else:
+            sold[week] = ZERO
+            sales.append(replace(f, qty=f.qty - left))
+    return sales
+
+
+# ---- one product in one warehouse -----------------------------------------------------------
+
+
+class _Order:
+    """A planned order while the engine works on it. ``chunks`` record what it supplied:
+    ``(ref, None, qty, None)`` to an independent demand, ``(parent, factor, None, None)`` to
+    a whole dependent requirement, ``(parent, factor, lo, hi)`` to the part [lo, hi) of one.
+    Identity matters: a component's requirement names this object, so net-change keeps it
+    when only its pegs change."""
+
+    __slots__ = ("chunks", "due", "excs", "late", "out", "pegs", "price", "qty", "start",
+                 "supplier")
+
+    def __init__(self, due: int, qty: Decimal, start: int, late: bool, supplier: str | None,
+                 price: Decimal | None, excs: tuple[MrpException, ...]) -> None:
+        self.due = due
+        self.qty = qty
+        self.start = start
+        self.late = late
+        self.supplier = supplier
+        self.price = price
+        self.excs = excs
+        self.chunks: list[tuple[Any, Any, Any, Any]] = []
+        self.pegs: tuple[Peg, ...] = ()
+        self.out: PlannedOrder | None = None
+
+    def signature(self) -> tuple[Any, ...]:
+        return (self.due, self.qty, self.start, self.late, self.supplier, self.price, self.excs)
+
+
+def _materialize(chunks: list[tuple[Any, Any, Any, Any]]) -> tuple[Peg, ...]:
+    """The pegs of an order from its chunks, merged per demand ref in the order first met."""
+    acc: dict[str, Decimal] = {}
+    for src, f, lo, hi in chunks:
+        if f is None:
+            acc[src] = acc[src] + lo if src in acc else lo
+        elif lo is None:
+            if f is ONE:
+                for p in src.pegs:
+                    r = p.demand
+                    acc[r] = acc[r] + p.qty if r in acc else p.qty
+            else:
+                for p in src.pegs:
+                    r = p.demand
+                    v = p.qty * f
+                    acc[r] = acc[r] + v if r in acc else v
+        else:
+            c = ZERO
+            for p in src.pegs:
+                e = c + (p.qty if f is ONE else p.qty * f)
+                if e > lo:
+                    r = p.demand
+                    v = (e if e < hi else hi) - (c if c > lo else lo)
+                    acc[r] = acc[r] + v if r in acc else v
+                    if e >= hi:
+                        break
+                c = e
+    return tuple([_make_peg(r, q) for r, q in acc.items()])
+
+
+class Cell:
+    """The inputs and the last result of one (sku, warehouse)."""
+
+    __slots__ = ("coverage", "demands", "dep", "exceptions", "has_stock", "indep", "orders",
+                 "out", "receipts", "sku", "stock", "wh")
+
+    def __init__(self, sku: str, wh: str) -> None:
+        self.sku = sku
+        self.wh = wh
+        self.stock = ZERO
+        self.has_stock = False
+        self.receipts: list[tuple[int, str, Decimal]] = []  # sorted (date ordinal, ref, qty)
+        self.demands: list[Demand] = []  # effective independent demands
+        self.indep: list[Req] = []
+        self.dep: dict[str, list[Req]] = {}  # parent sku -> its requirements here (non-empty)
+        self.orders: list[_Order] = []
+        self.exceptions: list[MrpException] = []
+        self.coverage: list[Coverage] = []
+        self.out: dict[str, list[Req]] = {}  # component sku -> requirements these orders put
+
+    def is_empty(self) -> bool:
+        return not (self.has_stock or self.receipts or self.indep or self.dep)
+
+    def set_demands(self, demands: list[Demand]) -> None:
+        self.demands = demands
+        self.indep = [
+            (d.date.toordinal(), 0, 0 if d.kind is DemandKind.SALES else 1, d.ref, d.qty, d.qty,
+             i, d.ref, None)
+            for i, d in enumerate(demands)
+        ]
+
+
+def _lot_size(net: Decimal, item: Item) -> Decimal:
+    lot = item.lot_qty
+    if item.lot_rule is LotRule.LOT_FOR_LOT or lot is None or lot <= 0:
+        return net
+    if item.lot_rule is LotRule.MIN:
+        return net if net >= lot else lot
+    n, rest = divmod(net, lot)  # exact: integer quotient and remainder
+    return (n + 1) * lot if rest else n * lot
+
+
+def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyChoice | None] | None
+          ) -> tuple[list[_Order], MrpException | None, list[list[Decimal]]]:
+    """Net one cell in date order: its planned orders with their chunks, the negative-stock
+    exception if any, and per independent demand [from stock, from receipts, from planned]."""
+    t = today.toordinal()
+    sku, wh = cell.sku, cell.wh
+    reqs = cell.indep.copy()
+    for lst in cell.dep.values():
+        reqs += lst
+    reqs.sort()
+    recs = cell.receipts
+    ss = item.safety_stock if item.safety_stock > 0 else ZERO
+    lfl = item.lot_rule is LotRule.LOT_FOR_LOT
+    make = item.kind is ItemKind.MAKE
+    stock = poh = cell.stock
+    supply: deque[tuple[Decimal, int, _Order | None]] = deque()
+    # the front lot lives in locals: remaining qty, kind, the planned order (or None)
+    rem: Decimal = ZERO
+    fkind = _STOCK
+    forder: _Order | None = None
+    if stock > 0:
+        rem = stock
+    neg = None
+    debt = ZERO
+    if stock < 0:
+        debt = -stock
+        neg = MrpException(sku, "negative_stock",
+                           f"on hand {qty_text(stock)}: covered by the first supply", wh)
+    cov = [[ZERO, ZERO, ZERO] for _ in cell.demands]
+    orders: list[_Order] = []
+    nr, nc = len(reqs), len(recs)
+    i = j = 0
+    today_pending = True
+    while True:
+        d = reqs[i][0] if i < nr else _NEVER
+        if j < nc and recs[j][0] < d:
+            d = recs[j][0]
+        if today_pending and t <= d:
+            d = t
+        if d == _NEVER:
+            break
+        if d >= t:
+            today_pending = False
+        while j < nc and recs[j][0] == d:
+            q = recs[j][2]
+            poh += q
+            supply.append((q, _RECEIPT, None))
+            j += 1
+        i0 = i
+        while i < nr and reqs[i][0] == d:
+            poh -= reqs[i][5]
+            i += 1
+        threshold = ss if d >= t else ZERO
+        if poh < threshold:
+            q = threshold - poh if lfl else _lot_size(threshold - poh, item)
+            poh += q
+            lead = item.lead_time_days
+            supplier = price = None
+            excs: tuple[MrpException, ...] = ()
+            if not make and choose is not None:
+                choice = choose(item, wh, q, _fromordinal(d))
+                if choice is None:
+                    excs = (MrpException(sku, "no_supplier", (
+                        f"due {_fromordinal(d)}: no supplier for {qty_text(q)}; "
+                        f"the product's lead time of {lead} days is used"), wh),)
+                else:
+                    lead, supplier, price = choice.lead_time_days, choice.supplier, choice.unit_price
+                    if lead < 0:
+                        raise PlanningDataError(f"supplier {supplier} has a negative lead time for {sku}")
+            start = d - lead
+            late = start < t
+            if late:
+                days = t - start
+                excs += (MrpException(sku, "late", (
+                    f"due {_fromordinal(d)}: should start {_fromordinal(start)}, {days} "
+                    f"day{'s' if days != 1 else ''} before today; start moved to {today}"), wh),)
+                start = t
+            o = _Order(d, q, start, late, supplier, price, excs)
+            orders.append(o)
+            supply.append((q, _PLANNED, o))
+        while debt:
+            if not rem:
+                rem, fkind, forder = supply.popleft()
+            if rem > debt:
+                rem -= debt
+                debt = ZERO
+            else:
+                debt -= rem
+                rem = ZERO
+        for k in range(i0, i):
+            r = reqs[k]
+            q = whole = r[5]
+            c = r[6]
+            src = r[7]
+            f = r[8]
+            lo = ZERO
+            while q:
+                if not rem:
+                    rem, fkind, forder = supply.popleft()
+                if rem >= q:
+                    take = q
+                    rem -= q
+                    q = ZERO
+                else:
+                    take = rem
+                    q -= rem
+                    rem = ZERO
+                if forder is not None:
+                    if f is None:
+                        forder.chunks.append((src, None, take, None))
+                    elif take == whole:
+                        forder.chunks.append((src, f, None, None))
+                    else:
+                        forder.chunks.append((src, f, lo, lo + take))
+                if c >= 0:
+                    cov[c][fkind] += take
+                lo += take
+    return orders, neg, cov
+
+
+def _explode(sku: str, orders: list[_Order], lines: tuple[tuple[str, Decimal], ...]
+             ) -> dict[str, list[Req]]:
+    """Component sku -> the requirements these orders put on it (same warehouse, on each
+    order's start date)."""
+    out: dict[str, list[Req]] = {comp: [] for comp, _ in lines}
+    for o in orders:
+        s, due, qty = o.start, o.due, o.qty
+        for idx, (comp, f) in enumerate(lines):
+            out[comp].append((s, 1, sku, due, idx, qty if f is ONE else qty * f, -1, o, f))
+    return out
+
+
+def _explosion_lines(lines: Iterable[BomLine]) -> tuple[tuple[str, Decimal], ...]:
+    out = []
+    for ln in lines:
+        if ln.qty_per < 0 or ln.scrap_pct < 0:
+            raise PlanningDataError(f"BOM line {ln.parent} -> {ln.component} has a negative qty_per or scrap")
+        if ln.qty_per:
+            f = ln.qty_per * (1 + ln.scrap_pct / HUNDRED)
+            out.append((ln.component, ONE if f == 1 else f))
+    return tuple(out)
+
+
+# ---- the whole company ----------------------------------------------------------------------
+
+Change = tuple[Key, int, PlannedOrder | None]  # a cell's order due on a day: new, changed, gone
+
+
+class Engine:
+    """Every cell of a company with what it needs to re-net any of them. A regenerative run
+    nets all cells once; the net-change planner keeps an Engine (``keep=True``: chunks are
+    kept, results are matched to the previous ones) and re-nets only what changed."""
+
+    def __init__(self, inp: PlanningInput, choose: SupplyChooser | None = None,
+                 keep: bool = False) -> None:
+        self.today = inp.today
+        self.choose = choose
+        self.keep = keep
+        self.items: dict[str, Item] = {}
+        self.bom: dict[str, tuple[BomLine, ...]] = {}
+        self.lines: dict[str, tuple[tuple[str, Decimal], ...]] = {}
+        self.llc: dict[str, int] = {}
+        self.cells: dict[Key, Cell] = {}
+        self.by_sku: dict[str, set[str]] = defaultdict(set)
+        self.set_master(inp.items, inp.bom, set(inp.items) | set(inp.bom))
+        self.load_inputs(inp, None)
+
+    # -- inputs --
+    def set_master(self, items: Mapping[str, Item], bom: Mapping[str, tuple[BomLine, ...]],
+                   skus: Iterable[str]) -> None:
+        """Take the item and BOM data of ``skus``; recompute low-level codes if a BOM changed."""
+        bom_changed = not self.llc
+        for sku in skus:
+            item = items.get(sku)
+            if item is None:
+                self.items.pop(sku, None)
+            else:
+                if item.lead_time_days < 0:
+                    raise PlanningDataError(f"{sku} has a negative lead time")
+                self.items[sku] = item
+            lines = tuple(bom.get(sku, ()))
+            if lines != self.bom.get(sku, ()):
+                bom_changed = True
+                if lines:
+                    self.bom[sku] = lines
+                    self.lines[sku] = _explosion_lines(lines)
+                else:
+                    self.bom.pop(sku, None)
+                    self.lines.pop(sku, None)
+        if bom_changed:
+            for parent, lines in self.bom.items():
+                for sku in (parent, *(ln.component for ln in lines)):
+                    if sku not in self.items:
+                        raise PlanningDataError(f"BOM of {parent} names unknown sku {sku}")
+            self.llc = low_level_codes(self.bom, self.items)
+
+    def _cell(self, sku: str, wh: str) -> Cell:
+        cell = self.cells.get((sku, wh))
+        if cell is None:
+            if sku not in self.items:
+                raise PlanningDataError(f"unknown sku {sku} (warehouse {wh})")
+            cell = self.cells[(sku, wh)] = Cell(sku, wh)
+            self.by_sku[sku].add(wh)
+        return cell
+
+    def load_inputs(self, inp: PlanningInput, skus: set[str] | None) -> set[Key]:
+        """Replace the independent inputs (stock, receipts, demands) of ``skus`` (all if None)
+        with the input's; returns the cells whose inputs were replaced."""
+        touched: set[Key] = set()
+        if skus is not None:
+            for sku in skus:
+                for wh in self.by_sku.get(sku, ()):
+                    cell = self.cells[(sku, wh)]
+                    cell.stock, cell.has_stock = ZERO, False
+                    cell.receipts = []
+                    cell.set_demands([])
+                    touched.add((sku, wh))
+        for (sku, wh), q in inp.stock.items():
+            if skus is None or sku in skus:
+                cell = self._cell(sku, wh)
+                cell.stock, cell.has_stock = q, True
+                touched.add((sku, wh))
+        for r in inp.receipts:
+            if skus is None or r.sku in skus:
+                if r.qty <= 0:
+                    if r.qty < 0:
+                        raise PlanningDataError(f"receipt {r.ref} for {r.sku} has a negative qty")
+                    continue
+                cell = self._cell(r.sku, r.warehouse)
+                cell.receipts.append((r.date.toordinal(), r.ref, r.qty))
+                touched.add((r.sku, r.warehouse))
+        demands = inp.demands if skus is None else [d for d in inp.demands if d.sku in skus]
+        per_cell: dict[Key, list[Demand]] = defaultdict(list)
+        for d in consume_forecasts(demands):
+            per_cell[(d.sku, d.warehouse)].append(d)
+        for key, ds in per_cell.items():
+            self._cell(*key).set_demands(ds)
+            touched.add(key)
+        for key in touched:
+            self.cells[key].receipts.sort()
+        return touched
+
+    # -- netting --
+    def run(self, dirty: Iterable[Key], renew: Collection[str] = ()) -> list[Change]:
+        """Re-net the ``dirty`` cells and then, level by level, every component cell whose
+        dependent requirements changed (re-netted) or whose parent orders' pegs changed (pegs
+        re-materialised). ``renew``: skus whose item changed (their outputs are rebuilt).
+        Returns, with ``keep``, every planned order that appeared, changed or went away."""
+        with _exact() as outer, paused_gc():
+            chooser = None if self.choose is None else _Chooser(self.choose, outer)
+            return self._run(set(dirty), renew, chooser)
+
+    def _run(self, qdirty: set[Key], renew: Collection[str], chooser: Any) -> list[Change]:
+        llc, items, lines, cells, today, keep = (self.llc, self.items, self.lines, self.cells,
+                                                 self.today, self.keep)
+        heap = [(llc[k[0]], k) for k in qdirty]
+        heapq.heapify(heap)
+        queued = set(qdirty)
+        pdirty: dict[Key, set[_Order]] = {}
+        changes: list[Change] = []
+        self.rewalked: list[Key] = []  # cells netted again (or removed) by this run
+        self.repegged_cells = 0  # cells whose pegs only were brought up to date
+        while heap:
+            _, key = heapq.heappop(heap)
+            cell = cells.get(key)
+            if cell is None:
+                continue
+            sku, wh = key
+            item = items.get(sku)
+            old_out = cell.out
+            srcs = pdirty.pop(key, None)
+            repegged: set[_Order] = set()
+            if key in qdirty:
+                qdirty.discard(key)
+                self.rewalked.append(key)
+                if cell.is_empty() or item is None:
+                    if not cell.is_empty():
+                        raise PlanningDataError(f"unknown sku {sku} (warehouse {wh})")
+                    del cells[key]
+                    self.by_sku[sku].discard(wh)
+                    new_out: dict[str, list[Req]] = {}
+                    if keep:
+                        changes += [(key, o.due, None) for o in cell.orders]
+                    cell.orders, cell.exceptions, cell.coverage, cell.out = [], [], [], {}
+                else:
+                    orders, neg, cov = _walk(cell, item, today, chooser)
+                    cell.coverage = [Coverage(dm, c[0], c[1], c[2])
+                                     for dm, c in zip(cell.demands, cov, strict=True)]
+                    if keep:
+                        orders = self._match(key, cell.orders, orders, srcs, repegged,
+                                             sku in renew, item, changes)
+                    else:
+                        for o in orders:
+                            o.pegs = _materialize(o.chunks)
+                            o.chunks = []
+                            self._output(o, key, item)
+                    cell.orders = orders
+                    excs = [e for o in orders for e in o.excs]
+                    if neg is not None:
+                        excs.append(neg)
+                    excs.sort(key=exception_sort_key)
+                    cell.exceptions = excs
+                    ln = lines.get(sku)
+                    if ln and item.kind is not ItemKind.BUY and orders:
+                        new_out = _explode(sku, orders, ln)
+                    else:
+                        new_out = {}
+                cell.out = new_out
+                for comp in old_out.keys() | new_out.keys() if old_out else new_out:
+                    new = new_out.get(comp)
+                    if new == old_out.get(comp):
+                        continue
+                    ckey = (comp, wh)
+                    ccell = cells.get(ckey)
+                    if ccell is None:
+                        if not new:
+                            continue
+                        ccell = self._cell(comp, wh)
+                    if new:
+                        ccell.dep[sku] = new
+                    else:
+                        ccell.dep.pop(sku, None)
+                    qdirty.add(ckey)
+                    if ckey not in queued:
+                        queued.add(ckey)
+                        heapq.heappush(heap, (llc[comp], ckey))
+            elif srcs:
+                self.repegged_cells += 1
+                for o in cell.orders:
+                    for ch in o.chunks:
+                        if ch[0] in srcs:
+                            self._repeg(o, key, item, repegged, changes)
+                            break
+            if repegged and cell.out:
+                for comp in cell.out:
+                    ckey = (comp, wh)
+                    pdirty.setdefault(ckey, set()).update(repegged)
+                    if ckey not in queued:
+                        queued.add(ckey)
+                        heapq.heappush(heap, (llc[comp], ckey))
+        return changes
+
+    def _output(self, o: _Order, key: Key, item: Item) -> None:
+        o.out = _make_order(key[0], key[1], item.kind, o.qty, _fromordinal(o.start),
+                            _fromordinal(o.due), o.late, o.supplier, o.price,
+                            o.pegs)
+
+    def _repeg(self, o: _Order, key: Key, item: Any, repegged: set[_Order],
+               changes: list[Change]) -> None:
+        pegs = _materialize(o.chunks)
+        if pegs != o.pegs:
+            o.pegs = pegs
+            repegged.add(o)
+            self._output(o, key, item)
+            changes.append((key, o.due, o.out))
+
+    def _match(self, key: Key, old: list[_Order], new: list[_Order], srcs: set[_Order] | None,
+               repegged: set[_Order], renew: bool, item: Item, changes: list[Change]) -> list[_Order]:
+        """Keep the old order object wherever the new walk gave the same order (so the
+        components' requirements, which name it, stay equal); re-materialise pegs where its
+        chunks or its sources' pegs changed; record every change."""
+        by_due = {o.due: o for o in old}
+        out = []
+        for o in new:
+            prev = by_due.pop(o.due, None)
+            if prev is not None and prev.signature() == o.signature():
+                if prev.chunks != o.chunks or (srcs and any(ch[0] in srcs for ch in o.chunks)):
+                    prev.chunks = o.chunks
+                    self._repeg(prev, key, item, repegged, changes)
+                if renew:
+                    self._output(prev, key, item)
+                    changes.append((key, prev.due, prev.out))
+                out.append(prev)
+            else:
+                o.pegs = _materialize(o.chunks)
+                self._output(o, key, item)
+                changes.append((key, o.due, o.out))
+                out.append(o)
+        changes += [(key, due, None) for due in by_due]
+        return out
+
+    # -- results --
+    def plan(self) -> Plan:
+        by_due: dict[int, list[PlannedOrder]] = defaultdict(list)
+        excs: list[MrpException] = []
+        for key in sorted(self.cells):
+            cell = self.cells[key]
+            for o in cell.orders:
+                by_due[o.due].append(o.out)  # type: ignore[arg-type]
+            excs += cell.exceptions
+        orders: list[PlannedOrder] = []
+        for due in sorted(by_due):
+            orders += by_due[due]
+        return Plan(self.today, tuple(orders), tuple(excs))
+
+    def coverage(self) -> tuple[Coverage, ...]:
+        out: list[Coverage] = []
+        for key in sorted(self.cells):
+            out += self.cells[key].coverage
+        return tuple(out)
+
+
+def plan_with_coverage(inp: PlanningInput, choose_supply: SupplyChooser | None = None
+                       ) -> tuple[Plan, tuple[Coverage, ...]]:
+    """The plan, and how each independent demand is covered (by sku and warehouse)."""
+    with paused_gc():
+        engine = Engine(inp, choose_supply)
+        engine.run(list(engine.cells))
+        result = engine.plan(), engine.coverage()
+        del engine  # freed here, still without the collector
+    return result
+
+
+def plan(inp: PlanningInput, choose_supply: SupplyChooser | None = None) -> Plan:
+    """A full regenerative MRP run over ``inp`` (see the module docstring for the rules)."""
+    return plan_with_coverage(inp, choose_supply)[0]
