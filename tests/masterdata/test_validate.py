@@ -46,6 +46,8 @@ def test_columns_may_come_in_any_order_and_cells_and_headers_are_trimmed() -> No
 
 def test_a_byte_order_mark_is_accepted_and_bytes_that_are_not_utf8_are_named() -> None:
     assert problems({"warehouses.csv": "\ufeffcode,name\nWH1,Main\n".encode()}) == []
+    excel = "\ufeffcode,name,capacity_per_week,blocked\r\nS1,One,,TRUE\r\nS2,Two,-1,FALSE\r\n".encode()
+    assert problems({"suppliers.csv": excel}) == ["suppliers.csv:3:capacity_per_week: must not be negative, got -1"]
     assert problems({"warehouses.csv": b"code,name\nWH1,Main\nWH2,Caf\xe9\n"}) == [
         "warehouses.csv:3:code: not UTF-8 text (invalid continuation byte at byte 26); save the file as CSV UTF-8"]
 
