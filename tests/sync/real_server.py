@@ -15,7 +15,6 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,20 +41,10 @@ from sync.merge import version_from_bytes
 from sync.ports import SeqGap
 from sync.protocol import DeviceCreate, PullResponse, PushRequest, PushResponse
 from tests.pg import base_pg_url
+from tests.sync.memory_server import Accepted
 
 T = TypeVar("T")
 Dump = dict[str, dict[str, dict[str, list[Any]]]]
-
-
-@dataclass(frozen=True)
-class Accepted:
-    site: str
-    seq: int
-    table: str
-    pk: str
-    ts: int
-    vals: dict[str, Any]
-    now_ms: int
 
 
 @cache
