@@ -91,3 +91,23 @@ def test_a_bom_change_and_a_new_today_are_planned_like_regenerative() -> None:
     assert planner.update(co.input(), {"F1"}) == plan(co.input())
     later = replace(co.input(), today=TODAY + dt.timedelta(days=12))
     assert planner.update(later, set()) == plan(later)
+
+
+def test_a_component_re_netted_for_one_parent_still_takes_new_pegs_from_another() -> None:
+    """C is used by A and B. A's new sales order replaces part of its forecast on the same
+    day (A's quantities stay, its pegs change) while B's order grows (C is re-netted). C's
+    order for A keeps its quantity and chunks, yet must now peg SO-A as well."""
+    day = TODAY + dt.timedelta(days=12)  # a Monday
+    items = {s: Item(s, ItemKind.MAKE) for s in "AB"} | {"C": Item("C", ItemKind.BUY)}
+    bom = {"A": [BomLine("A", "C", Decimal(1))], "B": [BomLine("B", "C", Decimal(1))]}
+    co = Company(items, bom, {}, [
+        Demand(f"forecast:A:{day}", "A", "W1", day, Decimal(10), DemandKind.FORECAST),
+        Demand("SO-B", "B", "W1", day + dt.timedelta(days=3), Decimal(5)),
+    ])
+    planner = NetChangePlanner(co.input())
+    co.demands[1] = Demand("SO-B", "B", "W1", day + dt.timedelta(days=3), Decimal(6))
+    co.demands.append(Demand("SO-A", "A", "W1", day, Decimal(4)))
+    got = planner.update(co.input(), {"A", "B"})
+    assert got == plan(co.input())
+    (c_for_a,) = [o for o in got.planned_orders if o.sku == "C" and o.due == day]
+    assert [(g.demand, g.qty) for g in c_for_a.pegging] == [("SO-A", Decimal(4)), (f"forecast:A:{day}", Decimal(6))]
