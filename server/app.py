@@ -15,6 +15,7 @@ from server.db.engine import Database, open_database
 from server.db.migrate import upgrade
 from server.db.schema import sync_state
 from server.domain.masterdata.controllers import ImportController, MasterDataController
+from server.domain.planning.mrp_controllers import PlanningController
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.controllers import DeviceController, HealthController, SyncController
 from server.domain.sync.devices import Authenticator
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await db.dispose()
 
     return Litestar(
-        route_handlers=[HealthController, DeviceController, SyncController, MasterDataController, ImportController],
+        route_handlers=[HealthController, DeviceController, SyncController, PlanningController, MasterDataController, ImportController],
         lifespan=[lifespan],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
