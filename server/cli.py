@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 
@@ -63,6 +64,73 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iso_date(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _mrp(args: argparse.Namespace) -> int:
+    """Run MRP on the current data: one JSON document on stdout with ``--json`` (everything
+    else, migrations included, goes to stderr), else a table of planned orders and exceptions."""
+    import datetime as dt
+    import json
+
+    from server.app import open_service
+    from server.domain.planning.runs import MrpResult, run_mrp
+    from shared.errors import DomainError
+
+    today: dt.date = args.today or dt.datetime.now(dt.UTC).date()
+
+    async def run() -> MrpResult:
+        db, _ = await open_service(load_settings())
+        try:
+            return await run_mrp(db, today)
+        finally:
+            await db.dispose()
+
+    try:
+        result = asyncio.run(run())
+    except DomainError as exc:
+        console.print(f"[red]mrp: {exc.detail}[/]")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(result.document, indent=2) + "\n")
+        sys.stdout.flush()
+    else:
+        out = Console()
+        _print_plan(out if out.is_terminal else Console(width=200), result.document)  # a file: wide
+    return 0
+
+
+def _print_plan(out: Console, doc: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    orders = Table(title=f"Planned orders (today {doc['today']})", title_justify="left")
+    for name, justify in (("sku", "left"), ("wh", "left"), ("kind", "left"), ("qty", "right"),
+                          ("start", "left"), ("due", "left"), ("supplier", "left"),
+                          ("price", "right"), ("late", "left")):
+        orders.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    orders.add_column("pegged to")
+    for o in doc["planned_orders"]:
+        pegs = ", ".join(f"{p['demand']} {p['qty']}" for p in o["pegging"])
+        orders.add_row(o["sku"], o["warehouse"], o["kind"], o["qty"], o["start"], o["due"],
+                       o["supplier"] or "", o["unit_price"] or "", "[red]late[/]" if o["late"] else "",
+                       pegs)
+    out.print(orders)
+    exceptions = Table(title="Exceptions", title_justify="left")
+    exceptions.add_column("sku", no_wrap=True)
+    exceptions.add_column("kind", no_wrap=True)
+    exceptions.add_column("detail")
+    for e in doc["exceptions"]:
+        exceptions.add_row(e["sku"], e["kind"], e["detail"])
+    out.print(exceptions)
+    out.print(f"{len(doc['planned_orders'])} planned orders, {len(doc['exceptions'])} exceptions")
+
+
 def _import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -88,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("dir", metavar="DIR", help="folder with warehouses.csv, products.csv, bom.csv, ...")
     imp.add_argument("--dry-run", action="store_true", help="check everything, show what would change, write nothing")
     imp.set_defaults(func=_import)
+    mrp = sub.add_parser("mrp", help="run MRP on the current data and print the plan")
+    mrp.add_argument("--today", type=_iso_date, default=None,
+                     help="the planning day, YYYY-MM-DD (default: today, UTC)")
+    mrp.add_argument("--json", action="store_true", help="print exactly one JSON document (PLANNING.md)")
+    mrp.set_defaults(func=_mrp)
     return parser
 
 
