@@ -14,7 +14,9 @@ from server.config import Settings, load_settings
 from server.db.engine import Database, open_database
 from server.db.migrate import upgrade
 from server.db.schema import sync_state
+from server.domain.inventory.refresher import Refresher
 from server.domain.masterdata.controllers import ImportController, MasterDataController
+from server.domain.planning.kitting_controllers import KittingController
 from server.domain.planning.mrp_controllers import PlanningController
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.controllers import DeviceController, HealthController, SyncController
@@ -44,13 +46,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.settings = settings
         app.state.clock = ServerClock()
         app.state.authenticate = Authenticator(db, settings)
+        app.state.refresher = Refresher(db, app.state.clock)
+        await app.state.refresher.start()
         try:
             yield
         finally:
+            await app.state.refresher.stop()
             await db.dispose()
 
     return Litestar(
-        route_handlers=[HealthController, DeviceController, SyncController, PlanningController, MasterDataController, ImportController],
+        route_handlers=[HealthController, DeviceController, SyncController, MasterDataController, ImportController,
+                        KittingController, PlanningController],
         lifespan=[lifespan],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

@@ -76,7 +76,11 @@ class SyncController(Controller):
         principal = await principal_of(request)
         body = await read_body(request, PushRequest)
         s = request.app.state
-        return respond(request, await push_service.push(s.db, s.clock, s.settings, principal, body))
+        response = await push_service.push(s.db, s.clock, s.settings, principal, body)
+        refused = {r.seq for r in response.rejected}
+        s.refresher.touch((c.table, c.pk, c.vals) for c in body.changes
+                          if c.seq <= response.acked and c.seq not in refused)
+        return respond(request, response)
 
     @get("/pull", operation_class=documented(response=PullResponse))
     async def pull(self, request: Req,
