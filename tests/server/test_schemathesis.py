@@ -53,6 +53,15 @@ EXPECTED_OPERATIONS = {
     ("GET", "/api/v1/sync/pull"),
     ("GET", "/api/v1/sync/rejected"),
     ("GET", "/api/v1/sync/conflicts"),
+    ("GET", "/api/v1/master/{kind}"),
+    ("POST", "/api/v1/master/{kind}"),
+    ("POST", "/api/v1/import"),
+    ("GET", "/api/v1/planning/kitting"),
+    ("GET", "/api/v1/planning/mrp/runs"),
+    ("POST", "/api/v1/planning/mrp/runs"),
+    ("GET", "/api/v1/planning/mrp/runs/{run_id}"),
+    ("GET", "/api/v1/planning/mrp/runs/{a}/compare/{b}"),
+    ("POST", "/api/v1/planning/production-orders/from-sales-orders"),
 }
 
 

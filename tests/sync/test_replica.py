@@ -129,7 +129,8 @@ def test_a_local_write_shows_at_once_in_wire_form_and_is_queued(env: Env) -> Non
     assert seq == 1
     assert r.get("product", PRODUCT) == {
         "id": PRODUCT, "sku": "BOLT-8", "name": None, "barcode": None, "uom": None, "kind": None,
-        "lead_time_days": 3, "safety_stock": None, "standard_cost": "12.50"}
+        "lead_time_days": 3, "safety_stock": None, "standard_cost": "12.50",
+        "lot_rule": None, "lot_qty": None}
     assert r.write("product", PRODUCT, {"name": "Bolt"}) == 2
     assert [row["name"] for row in r.rows("product")] == ["Bolt"]
     assert r.pending_count() == 2
@@ -199,7 +200,7 @@ def test_a_deleted_row_is_hidden_and_a_later_write_revives_it_everywhere(env: En
     b.replica.sync(b.net)
     a.replica.sync(a.net)
     assert a.replica.get("customer", CUSTOMER) == {
-        "id": CUSTOMER, "name": "Ann", "phone": "555", "address": None, "owner": "alice"}
+        "id": CUSTOMER, "name": "Ann", "phone": "555", "address": None, "owner": "alice", "code": None}
     assert a.replica.dump() == b.replica.dump() == env.server.dump()
 
 
