@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from os import PathLike
@@ -50,6 +50,8 @@ __all__ = ["PushResult", "Replica"]
 
 SCHEMA_VERSION = 1
 _MAX_SKEW_ROUNDS = 3  # clock-skew refusals one push() call tolerates before giving up for now
+_NO_CELL = (None, None, None)
+_IN_CHUNK = 500  # ids per ``IN (...)`` list: far below any SQLite's limit on bound parameters
 
 _SQL_TYPE = {
     ColType.TEXT: "TEXT",
@@ -78,6 +80,15 @@ class PushResult:
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i:i + _IN_CHUNK]
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return "(" + ", ".join("?" * len(items)) + ")"
 
 
 def _checked_site(site: str) -> str:
@@ -114,6 +125,7 @@ class _Shape:
         self.create = f"CREATE TABLE IF NOT EXISTS {name} (id TEXT PRIMARY KEY, {', '.join(decl)})"
         col_list = ", ".join(_q(c) for c in cols)
         self.select_one = f"SELECT {col_list} FROM {name} WHERE id = ?"
+        self.select_in = f"SELECT id, {col_list} FROM {name} WHERE id IN "
         self.select_all = f"SELECT id, {col_list} FROM {name} ORDER BY id"
         marks = ", ".join("?" for _ in range(len(cols) + 1))
         self.upsert = f"INSERT OR REPLACE INTO {name} (id, {col_list}) VALUES ({marks})"
@@ -136,9 +148,21 @@ class _Shape:
     def cell_params(self, pk: str, cells: Mapping[str, Cell]) -> list[Any]:
         params: list[Any] = [pk]
         for name in self.names:
-            cell = cells.get(name)
-            params += list(cell) if cell is not None else [None, None, None]
+            params.extend(cells.get(name) or _NO_CELL)
         return params
+
+    def new_row_params(self, pk: str, vals: Mapping[str, Any], ts: int, site: str) -> list[Any] | None:
+        """``cell_params`` of a row not stored yet that one change writes (``None`` when it
+        writes no column this app version knows)."""
+        params: list[Any] = [pk]
+        known = False
+        for name in self.names:
+            if name in vals:
+                params += (vals[name], ts, site)
+                known = True
+            else:
+                params += _NO_CELL
+        return params if known else None
 
     def ledger_row(self, row: Iterable[Any]) -> LedgerRow:
         values = list(row)
@@ -472,44 +496,106 @@ class Replica:
             response = transport.pull(self._cursor, limit)
             with self._tx():
                 self.clock.observe(response.server_ts)
-                for change in response.changes:
-                    self._merge(change)
+                self._merge_page(response.changes)
                 previous, self._cursor = self._cursor, response.cursor
             merged += len(response.changes)
             if not response.more or (previous == response.cursor and not response.changes):
                 return merged
 
-    def _merge(self, change: PulledChange) -> None:
-        """Merge one pulled change cell by cell: bigger version wins, under pending edits too."""
-        shape = self._shapes.get(change.table)
-        if shape is None:  # a table this app version does not know
-            return
-        self.clock.observe(change.ts)
-        pk, incoming = change.pk, (change.ts, change.site)
-        pending = self._pending(shape.table.name, pk)
-        if shape.table.kind is Kind.LEDGER:
-            row = LedgerRow({n: change.vals.get(n) for n in shape.names}, *incoming)
-            if pending:
+    def _merge_page(self, changes: Sequence[PulledChange]) -> None:
+        """Merge a page of pulled changes cell by cell: bigger version wins, under pending edits too.
+
+        In bulk, per table: the pending outbox entries and the current cells of the page's rows
+        (and the bases of those with pending edits) are read with one query per chunk of ids,
+        the changes are merged in memory in page order, and the results are written with one
+        ``executemany`` per statement. Every write replaces a whole row (or base) by its key, so
+        the end state is the one merging change by change would leave. A row that comes twice
+        in one page (the server sends each row once per page, but a page is just a list) starts
+        a new run, merged after the run before it is written, so it sees the stored row exactly
+        as a change-by-change merge would.
+        """
+        any_pending = self._db.execute("SELECT EXISTS (SELECT 1 FROM _outbox)").fetchone()[0]
+        run: dict[str, list[PulledChange]] = {}
+        seen: set[tuple[str, str]] = set()
+        for change in changes:
+            if change.table not in self._shapes:  # a table this app version does not know
+                continue
+            self.clock.observe(change.ts)
+            key = (change.table, change.pk)
+            if key in seen:
+                self._merge_run(run, any_pending)
+                run, seen = {}, set()
+            seen.add(key)
+            run.setdefault(change.table, []).append(change)
+        self._merge_run(run, any_pending)
+
+    def _merge_run(self, by_table: Mapping[str, list[PulledChange]], any_pending: bool) -> None:
+        """Merge changes of distinct rows, grouped by table (see :meth:`_merge_page`)."""
+        for name, changes in by_table.items():
+            shape = self._shapes[name]
+            pending = self._pending_of(name, [c.pk for c in changes]) if any_pending else {}
+            if shape.table.kind is Kind.LEDGER:
+                self._merge_ledger_run(shape, changes, pending)
+            else:
+                self._merge_lww_run(shape, changes, pending)
+
+    def _merge_ledger_run(self, shape: _Shape, changes: list[PulledChange],
+                          pending: Mapping[str, list[OutboxEntry]]) -> None:
+        params: list[list[Any]] = []
+        for change in changes:
+            pk = change.pk
+            row = LedgerRow({n: change.vals.get(n) for n in shape.names}, change.ts, change.site)
+            if pk in pending:  # the server's row lands under a local append
                 self._set_ledger_base(shape, pk, row)
                 self._refresh(shape, pk, shape.names)
             else:
-                self._db.execute(shape.upsert, shape.ledger_params(pk, row))
-            return
-        dirty = {name for e in pending for name in e.vals}
-        cells = self._cells(shape, pk)
-        bases = self._bases(shape, pk) if dirty else {}
-        for name, value in change.vals.items():
-            if name not in shape.types:  # a column this app version does not know
+                params.append(shape.ledger_params(pk, row))
+        if params:
+            self._db.executemany(shape.upsert, params)
+
+    def _merge_lww_run(self, shape: _Shape, changes: list[PulledChange],
+                       pending: Mapping[str, list[OutboxEntry]]) -> None:
+        table, types = shape.table, shape.types
+        stored = self._cells_of(shape, [c.pk for c in changes])
+        dirty = {pk: {n for e in entries for n in e.vals} for pk, entries in pending.items()}
+        bases_of = self._bases_of(shape, list(dirty)) if dirty else {}
+        upserts: list[list[Any]] = []
+        gone: list[tuple[str]] = []
+        new_bases: list[tuple[Any, ...]] = []
+        for change in changes:
+            pk = change.pk
+            if pk not in stored and pk not in dirty:  # a new row (all of a first sync)
+                params = shape.new_row_params(pk, change.vals, change.ts, change.site)
+                if params is not None:
+                    upserts.append(params)
+                else:  # nothing was ever written here that the server kept
+                    gone.append((pk,))
                 continue
-            cell: Cell = (value, *incoming)
-            if name in dirty:
-                best = winner(shape.table, name, [bases.get(name), cell])
+            cells = stored.get(pk, {})
+            row_dirty = dirty.get(pk, ())
+            bases = bases_of.get(pk, {})
+            for name, value in change.vals.items():
+                if name not in types:  # a column this app version does not know
+                    continue
+                cell: Cell = (value, change.ts, change.site)
+                if name in row_dirty:  # under a pending edit: the pulled cell goes to the base
+                    best = winner(table, name, [bases.get(name), cell])
+                    if best is not None:
+                        new_bases.append((table.name, pk, name, *best))
+                old = cells.get(name)
+                best = cell if old is None else winner(table, name, [old, cell])
                 if best is not None:
-                    self._set_base(shape, pk, name, best)
-            best = winner(shape.table, name, [cells.get(name), cell])
-            if best is not None:
-                cells[name] = best
-        self._store_cells(shape, pk, cells)
+                    cells[name] = best
+            if cells:
+                upserts.append(shape.cell_params(pk, cells))
+            else:  # nothing was ever written here that the server kept
+                gone.append((pk,))
+        if upserts:
+            self._db.executemany(shape.upsert, upserts)
+        if gone:
+            self._db.executemany(shape.delete, gone)
+        if new_bases:
+            self._db.executemany("INSERT OR REPLACE INTO _base VALUES (?, ?, ?, ?, ?, ?)", new_bases)
 
     # ---- pending writes over the server's state ---------------------------------------------
 
@@ -556,6 +642,16 @@ class Replica:
                                 "ORDER BY seq", (table, pk)).fetchall()
         return [OutboxEntry(seq, table, pk, ts, _decode_vals(vals)) for seq, ts, vals in rows]
 
+    def _pending_of(self, table: str, pks: Sequence[str]) -> dict[str, list[OutboxEntry]]:
+        """The pending entries of many rows of one table, by id, each in seq order."""
+        out: dict[str, list[OutboxEntry]] = {}
+        for chunk in _chunks(pks):
+            sql = f"SELECT seq, pk, ts, vals FROM _outbox WHERE tbl = ? AND pk IN {_marks(chunk)} ORDER BY seq"
+            rows = self._db.execute(sql, (table, *chunk)).fetchall()
+            for seq, pk, ts, vals in rows:
+                out.setdefault(pk, []).append(OutboxEntry(seq, table, pk, ts, _decode_vals(vals)))
+        return out
+
     def _all_pending(self) -> list[OutboxEntry]:
         rows = self._db.execute("SELECT seq, tbl, pk, ts, vals FROM _outbox ORDER BY seq")
         return [OutboxEntry(seq, tbl, pk, ts, _decode_vals(vals)) for seq, tbl, pk, ts, vals in rows]
@@ -563,6 +659,14 @@ class Replica:
     def _cells(self, shape: _Shape, pk: str) -> dict[str, Cell]:
         row = self._db.execute(shape.select_one, (pk,)).fetchone()
         return {} if row is None else shape.cells(row)
+
+    def _cells_of(self, shape: _Shape, pks: Sequence[str]) -> dict[str, dict[str, Cell]]:
+        """The current cells of many rows, by id (rows not stored are absent)."""
+        out: dict[str, dict[str, Cell]] = {}
+        for chunk in _chunks(pks):
+            for pk, *row in self._db.execute(shape.select_in + _marks(chunk), chunk):
+                out[pk] = shape.cells(row)
+        return out
 
     def _store_cells(self, shape: _Shape, pk: str, cells: Mapping[str, Cell]) -> None:
         if cells:
@@ -575,6 +679,17 @@ class Replica:
                                 (shape.table.name, pk)).fetchall()
         return {col: (shape.from_sql(col, v), ts, site) for col, v, ts, site in rows
                 if col in shape.types}
+
+    def _bases_of(self, shape: _Shape, pks: Sequence[str]) -> dict[str, dict[str, Cell]]:
+        """The bases of many rows of one table, by id."""
+        out: dict[str, dict[str, Cell]] = {}
+        for chunk in _chunks(pks):
+            sql = f"SELECT pk, col, value, ts, site FROM _base WHERE tbl = ? AND pk IN {_marks(chunk)}"
+            rows = self._db.execute(sql, (shape.table.name, *chunk)).fetchall()
+            for pk, col, v, ts, site in rows:
+                if col in shape.types:
+                    out.setdefault(pk, {})[col] = (shape.from_sql(col, v), ts, site)
+        return out
 
     def _set_base(self, shape: _Shape, pk: str, col: str, cell: Cell) -> None:
         self._db.execute("INSERT OR REPLACE INTO _base VALUES (?, ?, ?, ?, ?, ?)",
