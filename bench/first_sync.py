@@ -7,12 +7,15 @@ process (so its memory is its own) opens a ``sync.replica.Replica`` on a SQLite 
 ``pull(transport, limit)`` through ``sync.http_transport.HttpTransport`` until the server says
 there is no more. That process reports its wall time, the rows it holds, and its peak memory
 (``VmHWM``; with ``--tracemalloc`` also the peak of Python allocations, which slows it).
+Then, unless ``--no-replay``, it fetches every page once more into memory and times
+``Replica.pull`` alone over those pages on fresh files (median of 3): the replica's own merge
+cost, with no server, HTTP or decoding in it and less exposed to the machine's load.
 
 Baseline, same run: the same product rows (every column the server stores) copied between two
 SQLite files with stdlib ``sqlite3``: ``fetchmany(limit)`` from one, ``executemany`` into the
 other, one commit per page, WAL and ``synchronous=FULL`` as the replica uses. Goal: <= 3x.
 
-    .venv/bin/python -m bench.first_sync [--db sqlite|postgres] [--rows 100000] [--limit 5000]
+    .venv/bin/python -m bench.first_sync [--db sqlite|postgres] [--rows 100000] [--limit 5000] [--no-replay]
 """
 
 from __future__ import annotations
@@ -85,11 +88,49 @@ def client(spec: dict[str, Any]) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     (rows,) = replica._db.execute("SELECT count(*) FROM product").fetchone()
     replica.close()
-    out = {"wall_s": wall, "merged": merged, "rows": rows, "waited_s": waited, "pages": pages,
-           "maxrss_kib": peak_rss_kib(), "rss_before_kib": rss_before}
+    out: dict[str, Any] = {"wall_s": wall, "merged": merged, "rows": rows, "waited_s": waited, "pages": pages,
+                           "maxrss_kib": peak_rss_kib(), "rss_before_kib": rss_before}
     if spec["tracemalloc"]:
         out["py_peak_bytes"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    if spec["replays"]:
+        out["replay_s"] = replay_merges(fetch, spec)
     return out
+
+
+def replay_merges(fetch: Any, spec: dict[str, Any]) -> list[float]:
+    """The replica's own merge cost without the server, HTTP and decoding in the way: fetch every
+    page once more into memory (after the figure and its peak memory were taken), then time
+    ``Replica.pull`` over those pages on fresh files, ``spec["replays"]`` times."""
+    from sync.hlc import HLC
+    from sync.replica import Replica
+
+    responses, cursor = [], None
+    while True:
+        page = fetch(cursor, spec["limit"])
+        responses.append(page)
+        if not page.more or not page.changes:
+            break
+        cursor = page.cursor
+
+    class Replay:
+        def __init__(self) -> None:
+            self.i = 0
+
+        def pull(self, cursor: str | None, limit: int) -> Any:
+            self.i += 1
+            return responses[self.i - 1]
+
+    times = []
+    for i in range(spec["replays"]):
+        path = Path(spec["path"]).with_suffix(f".replay{i}.db")
+        t0 = time.perf_counter()
+        replica = Replica(path, spec["site"], HLC(lambda: time.time_ns() // 1_000_000))
+        replica.pull(Replay(), spec["limit"])  # type: ignore[arg-type]
+        times.append(time.perf_counter() - t0)
+        replica.close()
+        path.unlink()
+    return times
 
 
 def run_client(spec: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +218,7 @@ async def run(bdb: BenchDb, args: argparse.Namespace) -> None:
             e.raise_for_status()
         spec = {"base": server.base, "token": e.json()["token"], "site": e.json()["device_id"],
                 "path": str(bdb.workdir / "replica.db"), "limit": args.limit, "format": args.format,
-                "tracemalloc": args.tracemalloc}
+                "tracemalloc": args.tracemalloc, "replays": 0 if args.no_replay else 3}
         got = await asyncio.to_thread(run_client, spec)
     if got["rows"] != args.rows:
         raise SystemExit(f"WRONG: the replica holds {got['rows']} products, expected {args.rows}")
@@ -193,6 +234,12 @@ async def run(bdb: BenchDb, args: argparse.Namespace) -> None:
             f"{got['pages']} pages"),
         Row("  of which: merging into the replica (Replica.pull's own work)",
             f"{wall - got['waited_s']:.2f} s"),
+    ]
+    if "replay_s" in got:
+        replay = sorted(got["replay_s"])[len(got["replay_s"]) // 2]
+        rows.append(Row("replica merge alone: the same pages replayed from memory", f"{replay:.2f} s",
+                        f"{base:.2f} s sqlite3 copy", replay / base, "(no server, HTTP, decode)"))
+    rows += [
         Row("rows/s", f"{args.rows / wall:,.0f}", f"{args.rows / base:,.0f}"),
         Row("client peak RSS (VmHWM)", f"{got['maxrss_kib'] / 1024:.0f} MiB",
             f"{got['rss_before_kib'] / 1024:.0f} MiB at start"),
@@ -202,7 +249,8 @@ async def run(bdb: BenchDb, args: argparse.Namespace) -> None:
     report(f"First sync of {args.rows:,} products into a Replica over HTTP, {args.db}", rows, [
         f"pages of {args.limit} entries, {args.format}; the client ran in its own process; "
         f"{got['merged']:,} entries merged, {got['rows']:,} product rows in the replica",
-        "baseline: the same rows copied file to file with stdlib sqlite3 (median of 3)",
+        "baseline: the same rows copied file to file with stdlib sqlite3 (median of 3); the replay "
+        "(median of 3) runs after the figure and its peak memory were taken",
     ] + (["[yellow]tracemalloc was on: the wall time includes its overhead[/]"] if args.tracemalloc else []))
 
 
@@ -214,6 +262,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--format", choices=("json", "msgpack"), default="msgpack")
     p.add_argument("--seed-batch", type=int, default=2000, help="products per write_as_server call")
     p.add_argument("--tracemalloc", action="store_true", help="also measure Python's peak allocations")
+    p.add_argument("--no-replay", action="store_true",
+                   help="skip timing the replica's merge alone on the same pages replayed from memory")
     p.add_argument("--quick", action="store_true", help="a tiny run (smoke test)")
     p.add_argument("--client", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
