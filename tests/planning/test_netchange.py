@@ -26,10 +26,10 @@ from server.domain.planning.netchange import NetChangePlanner
 from tests.planning.strategies import TODAY, Company, changes, chooser, companies
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.data(), st.booleans())
 def test_net_change_equals_regenerative_after_any_changes(data: st.DataObject, use_chooser: bool) -> None:
-    co = data.draw(companies())
+    co = data.draw(companies(max_demands=30))
     choose = chooser if use_chooser else None
     planner = NetChangePlanner(co.input(), choose)
     assert planner.plan == plan(co.input(), choose)

@@ -55,6 +55,7 @@ import datetime as dt
 import decimal
 import gc
 import heapq
+from bisect import bisect_left, insort
 from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -320,10 +321,12 @@ def _materialize(chunks: list[tuple[Any, Any, Any, Any]]) -> tuple[Peg, ...]:
 
 
 class Cell:
-    """The inputs and the last result of one (sku, warehouse)."""
+    """The inputs and the last result of one (sku, warehouse). With ``keep`` (net-change) also
+    its sorted requirements, the walk's snapshots and which dates' requirements changed."""
 
-    __slots__ = ("coverage", "demands", "dep", "exceptions", "has_stock", "indep", "orders",
-                 "out", "receipts", "sku", "stock", "wh")
+    __slots__ = ("changed", "cov", "coverage", "demands", "dep", "exceptions", "fresh",
+                 "has_stock", "indep", "orders", "out", "receipts", "reqs", "sku", "snaps",
+                 "stock", "wh")
 
     def __init__(self, sku: str, wh: str) -> None:
         self.sku = sku
@@ -338,6 +341,12 @@ class Cell:
         self.exceptions: list[MrpException] = []
         self.coverage: list[Coverage] = []
         self.out: dict[str, list[Req]] = {}  # component sku -> requirements these orders put
+        # kept for net-change only
+        self.reqs: list[Req] | None = None  # indep + dep, sorted; None: rebuild
+        self.snaps: list[Snap] | None = None  # the walk's state at each date it visited
+        self.cov: list[list[Decimal]] = []  # raw coverage per demand: stock, receipts, planned
+        self.changed: set[int] = set()  # dates whose dependent requirements changed
+        self.fresh = True  # own inputs or item changed: walk from the start
 
     def is_empty(self) -> bool:
         return not (self.has_stock or self.receipts or self.indep or self.dep)
@@ -349,6 +358,36 @@ class Cell:
              i, d.ref, None)
             for i, d in enumerate(demands)
         ]
+        self.reqs = None
+        self.fresh = True
+
+    def all_reqs(self) -> list[Req]:
+        reqs = self.indep.copy()
+        for lst in self.dep.values():
+            reqs += lst
+        reqs.sort()
+        return reqs
+
+    def set_dep(self, parent: str, new: list[Req] | None) -> None:
+        """Replace what ``parent`` requires here, keeping ``reqs`` sorted and noting the dates
+        that changed (when ``reqs`` is kept)."""
+        old = self.dep.get(parent)
+        if new:
+            self.dep[parent] = new
+        else:
+            self.dep.pop(parent, None)
+        reqs = self.reqs
+        if reqs is None:
+            return
+        olds = set(old) if old else set()
+        news = set(new) if new else set()
+        for r in olds - news:  # all removals before any insertion: keys stay unique
+            pos = bisect_left(reqs, r)
+            del reqs[pos]
+            self.changed.add(r[0])
+        for r in news - olds:
+            insort(reqs, r)
+            self.changed.add(r[0])
 
 
 def _lot_size(net: Decimal, item: Item) -> Decimal:
@@ -361,53 +400,175 @@ def _lot_size(net: Decimal, item: Item) -> Decimal:
     return (n + 1) * lot if rest else n * lot
 
 
-def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyChoice | None] | None
-          ) -> tuple[list[_Order], MrpException | None, list[list[Decimal]]]:
-    """Net one cell in date order: its planned orders with their chunks, the negative-stock
-    exception if any, and per independent demand [from stock, from receipts, from planned]."""
+# The walk's state at the start of a date it visits (before that day's receipts):
+#   (date, receipts done, projected on hand, lots, chunk count per lot)
+# (the orders made before it are those due before it: an order is made on its due date)
+# lots: the supply not yet used up, front first, as (remaining, kind, due date of the planned
+# order | None): a cell has one order per due date, and an order found equal after a walk
+# takes the old one's place, so the due date names it across walks. The last snapshot (date
+# _NEVER) is the state after the last date.
+Lot = tuple[Decimal, int, "_Order | None"]
+Snap = tuple[int, int, Decimal, tuple[tuple[Decimal, int, int | None], ...], tuple[int, ...]]
+
+
+def _snap(d: int, j: int, poh: Decimal, lots: list[Lot]) -> Snap:
+    return (d, j, poh, tuple([(q, kind, None if o is None else o.due) for q, kind, o in lots]),
+            tuple([0 if o is None else len(o.chunks) for _, _, o in lots]))
+
+
+_due = attrgetter("due")
+
+
+def _full(o: _Order, saved: dict[_Order, list[Any]]) -> list[Any]:
+    """An old order's chunks as the old walk left them (this walk may have cut them short)."""
+    return saved[o] if o in saved else o.chunks
+
+
+def _same(lots: list[Lot], snap: Snap, old: dict[int, _Order], saved: dict[_Order, list[Any]]) -> bool:
+    """Whether the new walk's supply equals the old walk's at that snapshot: the same remaining
+    quantities, and open planned orders alike, with the same chunks so far."""
+    if len(lots) != len(snap[3]):
+        return False
+    for (q, kind, o), (q2, kind2, due), n in zip(lots, snap[3], snap[4], strict=True):
+        if q != q2 or kind != kind2:
+            return False
+        if o is not None:
+            o2 = old[due]  # type: ignore[index]
+            if o is not o2 and o.signature() != o2.signature():
+                return False
+            if len(o.chunks) != n or o.chunks != _full(o2, saved)[:n]:
+                return False
+    return True
+
+
+def _restore(snap: Snap, orders: list[_Order], saved: dict[_Order, list[Any]]
+             ) -> tuple[Decimal, int, _Order | None, deque[Lot]]:
+    """The supply at a snapshot (front lot apart), its open orders cut back to the chunks they
+    had then; the rest of their old chunks is kept in ``saved``."""
+    lots: list[Lot] = []
+    for (q, kind, due), n in zip(snap[3], snap[4], strict=True):
+        o = None
+        if due is not None:
+            o = orders[bisect_left(orders, due, key=_due)]
+            full = _full(o, saved)
+            saved[o] = full
+            o.chunks = full[:n]
+        lots.append((q, kind, o))
+    if not lots:
+        return ZERO, _STOCK, None, deque()
+    rem, kind, o = lots[0]
+    return rem, kind, o, deque(lots[1:])
+
+
+def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyChoice | None] | None,
+          reqs: list[Req], record: bool, changed: list[int] | None
+          ) -> tuple[list[_Order], MrpException | None, list[list[Decimal]], list[Snap] | None,
+                     dict[_Order, list[Any]]]:
+    """Net one cell in date order. Returns its planned orders with their chunks, the
+    negative-stock exception if any, per independent demand [from stock, from receipts, from
+    planned], the snapshots (``record``), and the old chunk lists of old orders it reused.
+
+    ``changed`` (net-change): the sorted dates whose requirements differ from the last walk,
+    whose orders and snapshots are in the cell. The walk then starts from the snapshot at the
+    first changed date, and wherever its state is again the old walk's on a date that did not
+    change, it skips to the next changed date, taking the old orders and snapshots between.
+    """
     t = today.toordinal()
     sku, wh = cell.sku, cell.wh
-    reqs = cell.indep.copy()
-    for lst in cell.dep.values():
-        reqs += lst
-    reqs.sort()
     recs = cell.receipts
     ss = item.safety_stock if item.safety_stock > 0 else ZERO
     lfl = item.lot_rule is LotRule.LOT_FOR_LOT
     make = item.kind is ItemKind.MAKE
-    stock = poh = cell.stock
-    supply: deque[tuple[Decimal, int, _Order | None]] = deque()
-    # the front lot lives in locals: remaining qty, kind, the planned order (or None)
-    rem: Decimal = ZERO
-    fkind = _STOCK
-    forder: _Order | None = None
-    if stock > 0:
-        rem = stock
+    stock = cell.stock
     neg = None
-    debt = ZERO
     if stock < 0:
-        debt = -stock
         neg = MrpException(sku, "negative_stock",
                            f"on hand {qty_text(stock)}: covered by the first supply", wh)
-    cov = [[ZERO, ZERO, ZERO] for _ in cell.demands]
-    orders: list[_Order] = []
+    saved: dict[_Order, list[Any]] = {}
+    supply: deque[tuple[Decimal, int, _Order | None]]
+    snaps: list[Snap] | None = [] if record else None
     nr, nc = len(reqs), len(recs)
-    i = j = 0
-    today_pending = True
+    old_snaps: list[Snap] = cell.snaps or []
+    old_orders = cell.orders
+    if changed is None:
+        poh = stock
+        rem, fkind, forder = (stock, _STOCK, None) if stock > 0 else (ZERO, _STOCK, None)
+        supply = deque()
+        debt = -stock if stock < 0 else ZERO
+        cov = [[ZERO, ZERO, ZERO] for _ in cell.demands]
+        orders: list[_Order] = []
+        i = j = 0
+        today_pending = True
+        nd = p = q = 0
+    else:  # resume at the first changed date
+        old_by_due = {o.due: o for o in old_orders}
+        d0 = changed[0]
+        k = bisect_left(old_snaps, (d0,))
+        s = old_snaps[k]
+        if k == 0:  # before the old walk's first date: a fresh start (stock, debt)
+            return _walk(cell, item, today, choose, reqs, record, None)
+        j, poh = s[1], s[2]
+        orders = old_orders[:bisect_left(old_orders, d0, key=_due)]
+        rem, fkind, forder, supply = _restore(s, orders, saved)
+        debt = ZERO
+        cov = [c.copy() for c in cell.cov]
+        if snaps is not None:
+            snaps += old_snaps[:k]
+        i = bisect_left(reqs, (d0,))
+        today_pending = d0 <= t
+        nd, p, q = len(changed), 0, k
     while True:
         d = reqs[i][0] if i < nr else _NEVER
         if j < nc and recs[j][0] < d:
             d = recs[j][0]
         if today_pending and t <= d:
             d = t
+        if nd:
+            while p < nd and changed[p] < d:
+                p += 1
+            if p < nd and changed[p] == d:
+                p += 1
+            else:  # an unchanged date: is the state the old one again?
+                while old_snaps[q][0] < d:
+                    q += 1
+                s = old_snaps[q]
+                if s[0] == d and s[2] == poh:
+                    lots = [(rem, fkind, forder), *supply] if rem else list(supply)
+                    if _same(lots, s, old_by_due, saved):
+                        # yes: take the old walk as it is up to the next changed date
+                        for _, _, o in lots:
+                            if o is not None:
+                                o2 = old_by_due[o.due]
+                                if o is not o2:  # the old order stands in for its equal
+                                    orders[orders.index(o)] = o2
+                                o2.chunks = _full(o2, saved)
+                        dn = changed[p] if p < nd else _NEVER
+                        k = bisect_left(old_snaps, (dn,), q)
+                        to = old_snaps[k]
+                        orders += old_orders[bisect_left(old_orders, d, key=_due):
+                                             bisect_left(old_orders, dn, key=_due)]
+                        j, poh = to[1], to[2]
+                        rem, fkind, forder, supply = _restore(to, orders, saved)
+                        if dn == _NEVER:
+                            if snaps is not None:
+                                snaps += old_snaps[q:]
+                            break
+                        if snaps is not None:
+                            snaps += old_snaps[q:k]
+                        q = k
+                        i = bisect_left(reqs, (dn,), i)
+                        today_pending = dn <= t
+                        continue
+        if snaps is not None:
+            snaps.append(_snap(d, j, poh, [(rem, fkind, forder), *supply] if rem else list(supply)))
         if d == _NEVER:
             break
         if d >= t:
             today_pending = False
         while j < nc and recs[j][0] == d:
-            q = recs[j][2]
-            poh += q
-            supply.append((q, _RECEIPT, None))
+            qty = recs[j][2]
+            poh += qty
+            supply.append((qty, _RECEIPT, None))
             j += 1
         i0 = i
         while i < nr and reqs[i][0] == d:
@@ -415,16 +576,16 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
             i += 1
         threshold = ss if d >= t else ZERO
         if poh < threshold:
-            q = threshold - poh if lfl else _lot_size(threshold - poh, item)
-            poh += q
+            qty = threshold - poh if lfl else _lot_size(threshold - poh, item)
+            poh += qty
             lead = item.lead_time_days
             supplier = price = None
             excs: tuple[MrpException, ...] = ()
             if not make and choose is not None:
-                choice = choose(item, wh, q, _fromordinal(d))
+                choice = choose(item, wh, qty, _fromordinal(d))
                 if choice is None:
                     excs = (MrpException(sku, "no_supplier", (
-                        f"due {_fromordinal(d)}: no supplier for {qty_text(q)}; "
+                        f"due {_fromordinal(d)}: no supplier for {qty_text(qty)}; "
                         f"the product's lead time of {lead} days is used"), wh),)
                 else:
                     lead, supplier, price = choice.lead_time_days, choice.supplier, choice.unit_price
@@ -438,9 +599,9 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
                     f"due {_fromordinal(d)}: should start {_fromordinal(start)}, {days} "
                     f"day{'s' if days != 1 else ''} before today; start moved to {today}"), wh),)
                 start = t
-            o = _Order(d, q, start, late, supplier, price, excs)
+            o = _Order(d, qty, start, late, supplier, price, excs)
             orders.append(o)
-            supply.append((q, _PLANNED, o))
+            supply.append((qty, _PLANNED, o))
         while debt:
             if not rem:
                 rem, fkind, forder = supply.popleft()
@@ -450,23 +611,25 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
             else:
                 debt -= rem
                 rem = ZERO
-        for k in range(i0, i):
-            r = reqs[k]
-            q = whole = r[5]
+        for x in range(i0, i):
+            r = reqs[x]
+            qty = whole = r[5]
             c = r[6]
             src = r[7]
             f = r[8]
             lo = ZERO
-            while q:
+            if c >= 0:
+                cc = cov[c] = [ZERO, ZERO, ZERO]
+            while qty:
                 if not rem:
                     rem, fkind, forder = supply.popleft()
-                if rem >= q:
-                    take = q
-                    rem -= q
-                    q = ZERO
+                if rem >= qty:
+                    take = qty
+                    rem -= qty
+                    qty = ZERO
                 else:
                     take = rem
-                    q -= rem
+                    qty -= rem
                     rem = ZERO
                 if forder is not None:
                     if f is None:
@@ -476,9 +639,9 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
                     else:
                         forder.chunks.append((src, f, lo, lo + take))
                 if c >= 0:
-                    cov[c][fkind] += take
+                    cc[fkind] += take
                 lo += take
-    return orders, neg, cov
+    return orders, neg, cov, snaps, saved
 
 
 def _explode(sku: str, orders: list[_Order], lines: tuple[tuple[str, Decimal], ...]
@@ -600,7 +763,9 @@ class Engine:
             self._cell(*key).set_demands(ds)
             touched.add(key)
         for key in touched:
-            self.cells[key].receipts.sort()
+            cell = self.cells[key]
+            cell.receipts.sort()
+            cell.fresh = True
         return touched
 
     # -- netting --
@@ -623,8 +788,14 @@ class Engine:
         changes: list[Change] = []
         self.rewalked: list[Key] = []  # cells netted again (or removed) by this run
         self.repegged_cells = 0  # cells whose pegs only were brought up to date
+        self.resumed = 0  # cells walked again from their first changed date, not the start
+        for sku in renew:
+            for wh in self.by_sku.get(sku, ()):
+                cells[(sku, wh)].fresh = True
         while heap:
             _, key = heapq.heappop(heap)
+            # a cell may come back: when a BOM line goes, its old parent can now rank below it
+            queued.discard(key)
             cell = cells.get(key)
             if cell is None:
                 continue
@@ -636,7 +807,8 @@ class Engine:
             if key in qdirty:
                 qdirty.discard(key)
                 self.rewalked.append(key)
-                if cell.is_empty() or item is None:
+                removed = cell.is_empty() or item is None
+                if removed:
                     if not cell.is_empty():
                         raise PlanningDataError(f"unknown sku {sku} (warehouse {wh})")
                     del cells[key]
@@ -645,18 +817,28 @@ class Engine:
                     if keep:
                         changes += [(key, o.due, None) for o in cell.orders]
                     cell.orders, cell.exceptions, cell.coverage, cell.out = [], [], [], {}
+                elif keep:
+                    if cell.reqs is None:
+                        cell.reqs = cell.all_reqs()
+                        cell.fresh = True
+                    changed = None if cell.fresh or not cell.changed else sorted(cell.changed)
+                    orders, neg, cov, cell.snaps, saved = _walk(cell, item, today, chooser, cell.reqs,
+                                                                True, changed)
+                    self.resumed += changed is not None
+                    cell.changed, cell.fresh, cell.cov = set(), False, cov
+                    orders = self._match(key, cell.orders, orders, saved, srcs, repegged,
+                                         sku in renew, item, changes)
                 else:
-                    orders, neg, cov = _walk(cell, item, today, chooser)
+                    orders, neg, cov, _, _ = _walk(cell, item, today, chooser, cell.all_reqs(),
+                                                   False, None)
+                    for o in orders:
+                        o.pegs = _materialize(o.chunks)
+                        o.chunks = []
+                        self._output(o, key, item)
+                if not removed:
+                    assert item is not None
                     cell.coverage = [Coverage(dm, c[0], c[1], c[2])
                                      for dm, c in zip(cell.demands, cov, strict=True)]
-                    if keep:
-                        orders = self._match(key, cell.orders, orders, srcs, repegged,
-                                             sku in renew, item, changes)
-                    else:
-                        for o in orders:
-                            o.pegs = _materialize(o.chunks)
-                            o.chunks = []
-                            self._output(o, key, item)
                     cell.orders = orders
                     excs = [e for o in orders for e in o.excs]
                     if neg is not None:
@@ -679,10 +861,7 @@ class Engine:
                         if not new:
                             continue
                         ccell = self._cell(comp, wh)
-                    if new:
-                        ccell.dep[sku] = new
-                    else:
-                        ccell.dep.pop(sku, None)
+                    ccell.set_dep(sku, new)
                     qdirty.add(ckey)
                     if ckey not in queued:
                         queued.add(ckey)
@@ -717,28 +896,37 @@ class Engine:
             self._output(o, key, item)
             changes.append((key, o.due, o.out))
 
-    def _match(self, key: Key, old: list[_Order], new: list[_Order], srcs: set[_Order] | None,
-               repegged: set[_Order], renew: bool, item: Item, changes: list[Change]) -> list[_Order]:
-        """Keep the old order object wherever the new walk gave the same order (so the
-        components' requirements, which name it, stay equal); re-materialise pegs where its
-        chunks or its sources' pegs changed; record every change."""
+    def _match(self, key: Key, old: list[_Order], new: list[_Order], saved: dict[_Order, list[Any]],
+               srcs: set[_Order] | None, repegged: set[_Order], renew: bool, item: Item,
+               changes: list[Change]) -> list[_Order]:
+        """After a walk: keep the old order object wherever the walk reused it or made an
+        equal one (same due, qty, start, supplier...), so that the requirements its components
+        hold, which name it, stay equal; re-materialise pegs where its chunks or its sources'
+        pegs changed; record every order that appeared, changed or went away."""
+        kept = set(old)
         by_due = {o.due: o for o in old}
         out = []
         for o in new:
-            prev = by_due.pop(o.due, None)
-            if prev is not None and prev.signature() == o.signature():
-                if prev.chunks != o.chunks or (srcs and any(ch[0] in srcs for ch in o.chunks)):
-                    prev.chunks = o.chunks
-                    self._repeg(prev, key, item, repegged, changes)
-                if renew:
-                    self._output(prev, key, item)
-                    changes.append((key, prev.due, prev.out))
-                out.append(prev)
+            if o in kept:  # taken over from the last walk
+                del by_due[o.due]
+                if (o in saved and saved[o] != o.chunks) or (srcs and any(c[0] in srcs for c in o.chunks)):
+                    self._repeg(o, key, item, repegged, changes)
             else:
-                o.pegs = _materialize(o.chunks)
+                prev = by_due.pop(o.due, None)
+                if prev is None or prev.signature() != o.signature():
+                    o.pegs = _materialize(o.chunks)
+                    self._output(o, key, item)
+                    changes.append((key, o.due, o.out))
+                    out.append(o)
+                    continue
+                chunks, prev.chunks = prev.chunks, o.chunks
+                if chunks != o.chunks or (srcs and any(c[0] in srcs for c in o.chunks)):
+                    self._repeg(prev, key, item, repegged, changes)
+                o = prev
+            if renew:
                 self._output(o, key, item)
                 changes.append((key, o.due, o.out))
-                out.append(o)
+            out.append(o)
         changes += [(key, due, None) for due in by_due]
         return out
 
