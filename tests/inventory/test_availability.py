@@ -256,8 +256,11 @@ async def test_moves_pushed_by_warehouse_devices_reach_a_sales_device_as_stock_l
     scanner.write("stock_move", new_id(), move("4", "receipt"), ts=t0 + (30_000 << 16))
     counter.write("stock_move", new_id(), move("16", "count"), ts=t0 + (20_000 << 16))
 
+    # the server refreshes after each push in the background; an explicit refresh on top of it
+    # finds what is left to do (nothing once the background caught up): together they wrote
+    # exactly LEG, FRAME and DESK in WH1, and WH2 has nothing new
     done = await refresh_availability(service.db, service.clock, {leg})
-    assert done.written == 3  # LEG, FRAME and DESK in WH1; WH2 has nothing new
+    assert done.written <= 3
     assert len(pulled(rep.pull_all(), "stock_level")) == 3
     held = state(rep)
     assert (held[(leg, wh1)]["on_hand"], held[(leg, wh1)]["available"]) == ("20", "20")  # 16 + 4
