@@ -29,7 +29,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "FIELDSYNC_DATABASE_URL": db_url, "FIELDSYNC_BOOTSTRAP_TOKEN": bootstrap,
                **(extra_env or {})}
-        self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(log, "ab")
         self.proc = subprocess.Popen(
             [FIELDSYNC, "serve", "--port", str(self.port), "--workers", str(workers), "--log-level", "warning"],
             env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)

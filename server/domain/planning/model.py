@@ -21,9 +21,9 @@ __all__ = [
     "LotRule",
     "MrpException",
     "Peg",
+    "Plan",
     "PlannedOrder",
     "PlanningInput",
-    "Plan",
     "Receipt",
     "SupplyChoice",
 ]
