@@ -20,9 +20,11 @@ from server.domain.planning.model import (
     Item,
     ItemKind,
     LotRule,
+    MrpException,
+    Plan,
 )
 from server.domain.planning.mrp import plan, plan_with_coverage
-from server.domain.planning.netchange import NetChangePlanner
+from server.domain.planning.netchange import NetChangePlanner, PlanDelta
 from tests.planning.strategies import TODAY, Company, changes, chooser, companies
 
 
@@ -35,12 +37,32 @@ def test_net_change_equals_regenerative_after_any_changes(data: st.DataObject, u
     assert planner.plan == plan(co.input(), choose)
     for state, touched in data.draw(changes(co)):
         inp = state.input()
-        got = planner.update(inp, touched)
+        before = planner.plan
+        delta = planner.update(inp, touched)
+        got = planner.plan
         want, coverage = plan_with_coverage(inp, choose)
         assert got.planned_orders == want.planned_orders
         assert got.exceptions == want.exceptions
         assert got == want
         assert planner.coverage() == coverage
+        assert _apply(before, delta) == got
+
+
+def _apply(before: Plan, delta: PlanDelta) -> Plan:
+    """The plan ``before`` with the delta applied: the delta says everything that changed."""
+    orders = {(o.due, o.sku, o.warehouse): o for o in before.planned_orders}
+    for sku, wh, due, o in delta.orders:
+        if o is None:
+            del orders[(due, sku, wh)]
+        else:
+            orders[(due, sku, wh)] = o
+    excs: dict[tuple[str, str], list[MrpException]] = {}
+    for e in before.exceptions:
+        excs.setdefault((e.sku, e.warehouse or ""), []).append(e)
+    for sku, wh, es in delta.exceptions:
+        excs[(sku, wh)] = list(es)
+    return Plan(delta.today, tuple(o for _, o in sorted(orders.items())),
+                tuple(e for _, es in sorted(excs.items()) for e in es))
 
 
 def _chain_company(n_products: int) -> Company:
@@ -62,7 +84,8 @@ def test_a_new_order_line_re_nets_only_its_product_its_parts_and_what_they_share
     co = _chain_company(10)
     planner = NetChangePlanner(co.input())
     co.demands.append(Demand("SO-NEW", "F3", "W1", TODAY + dt.timedelta(days=20), Decimal(4)))
-    got = planner.update(co.input(), {"F3"})
+    planner.update(co.input(), {"F3"})
+    got = planner.plan
     assert got == plan(co.input())
     assert planner.last_stats["renetted"] == 3
     assert planner.last_stats["cells"] == 21
@@ -76,7 +99,8 @@ def test_a_change_that_only_moves_pegs_re_pegs_without_re_netting() -> None:
     co.demands.append(Demand(f"forecast:F0:{day}", "F0", "W1", day, Decimal(10), DemandKind.FORECAST))
     planner = NetChangePlanner(co.input())
     co.demands.append(Demand("SO-X", "F0", "W1", day, Decimal(4)))
-    got = planner.update(co.input(), {"F0"})
+    planner.update(co.input(), {"F0"})
+    got = planner.plan
     assert got == plan(co.input())
     assert planner.last_stats["renetted"] == 1
     assert planner.last_stats["repegged"] == 2
@@ -88,9 +112,14 @@ def test_a_bom_change_and_a_new_today_are_planned_like_regenerative() -> None:
     co = _chain_company(3)
     planner = NetChangePlanner(co.input())
     co.bom["F1"] = [BomLine("F1", "C1", Decimal(3), Decimal(10))]
-    assert planner.update(co.input(), {"F1"}) == plan(co.input())
+    before = planner.plan
+    delta = planner.update(co.input(), {"F1"})
+    assert planner.plan == plan(co.input()) == _apply(before, delta)
     later = replace(co.input(), today=TODAY + dt.timedelta(days=12))
-    assert planner.update(later, set()) == plan(later)
+    before = planner.plan
+    delta = planner.update(later, set())
+    assert planner.plan == plan(later) == _apply(before, delta)
+    assert {o for *_, o in delta.orders if o is not None} == set(planner.plan.planned_orders)
 
 
 def test_a_component_re_netted_for_one_parent_still_takes_new_pegs_from_another() -> None:
@@ -107,7 +136,8 @@ def test_a_component_re_netted_for_one_parent_still_takes_new_pegs_from_another(
     planner = NetChangePlanner(co.input())
     co.demands[1] = Demand("SO-B", "B", "W1", day + dt.timedelta(days=3), Decimal(6))
     co.demands.append(Demand("SO-A", "A", "W1", day, Decimal(4)))
-    got = planner.update(co.input(), {"A", "B"})
+    planner.update(co.input(), {"A", "B"})
+    got = planner.plan
     assert got == plan(co.input())
     (c_for_a,) = [o for o in got.planned_orders if o.sku == "C" and o.due == day]
     assert [(g.demand, g.qty) for g in c_for_a.pegging] == [("SO-A", Decimal(4)), (f"forecast:A:{day}", Decimal(6))]

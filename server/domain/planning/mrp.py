@@ -290,8 +290,9 @@ class _Order:
         return (self.due, self.qty, self.start, self.late, self.supplier, self.price, self.excs)
 
 
-def _materialize(chunks: list[tuple[Any, Any, Any, Any]]) -> tuple[Peg, ...]:
-    """The pegs of an order from its chunks, merged per demand ref in the order first met."""
+def _materialize(chunks: list[tuple[Any, Any, Any, Any]], old: tuple[Peg, ...] = ()) -> tuple[Peg, ...]:
+    """The pegs of an order from its chunks, merged per demand ref in the order first met
+    (reusing the equal ones of ``old``, the order's last pegs)."""
     acc: dict[str, Decimal] = {}
     for src, f, lo, hi in chunks:
         if f is None:
@@ -317,6 +318,10 @@ def _materialize(chunks: list[tuple[Any, Any, Any, Any]]) -> tuple[Peg, ...]:
                     if e >= hi:
                         break
                 c = e
+    if old:
+        prev = {p.demand: p for p in old}
+        return tuple([p if (p := prev.get(r)) is not None and p.qty == q else _make_peg(r, q)
+                      for r, q in acc.items()])
     return tuple([_make_peg(r, q) for r, q in acc.items()])
 
 
@@ -325,7 +330,7 @@ class Cell:
     its sorted requirements, the walk's snapshots and which dates' requirements changed."""
 
     __slots__ = ("changed", "cov", "coverage", "demands", "dep", "exceptions", "fresh",
-                 "has_stock", "indep", "orders", "out", "receipts", "reqs", "sku", "snaps",
+                 "has_stock", "indep", "lines", "orders", "out", "receipts", "reqs", "sku", "snaps",
                  "stock", "wh")
 
     def __init__(self, sku: str, wh: str) -> None:
@@ -341,6 +346,7 @@ class Cell:
         self.exceptions: list[MrpException] = []
         self.coverage: list[Coverage] = []
         self.out: dict[str, list[Req]] = {}  # component sku -> requirements these orders put
+        self.lines: tuple[tuple[str, Decimal], ...] | None = None  # the BOM ``out`` came from
         # kept for net-change only
         self.reqs: list[Req] | None = None  # indep + dep, sorted; None: rebuild
         self.snaps: list[Snap] | None = None  # the walk's state at each date it visited
@@ -390,6 +396,26 @@ class Cell:
             self.changed.add(r[0])
 
 
+    def patch_dep(self, parent: str, lst: list[Req], rem: list[Req], add: list[Req]) -> None:
+        """``parent``'s requirements here are ``lst`` (shared with the parent's ``out``) less
+        ``rem`` plus ``add``; keeps ``reqs`` sorted and notes the dates that changed."""
+        reqs, changed = self.reqs, self.changed
+        for r in rem:  # all removals before any insertion: keys stay unique
+            lst.remove(r)
+            if reqs is not None:
+                del reqs[bisect_left(reqs, r)]
+            changed.add(r[0])
+        for r in add:
+            lst.append(r)
+            if reqs is not None:
+                insort(reqs, r)
+            changed.add(r[0])
+        if lst:
+            self.dep[parent] = lst
+        else:
+            self.dep.pop(parent, None)
+
+
 def _lot_size(net: Decimal, item: Item) -> Decimal:
     lot = item.lot_qty
     if item.lot_rule is LotRule.LOT_FOR_LOT or lot is None or lot <= 0:
@@ -400,23 +426,23 @@ def _lot_size(net: Decimal, item: Item) -> Decimal:
     return (n + 1) * lot if rest else n * lot
 
 
-# The walk's state at the start of a date it visits (before that day's receipts):
-#   (date, receipts done, projected on hand, lots, chunk count per lot)
-# (the orders made before it are those due before it: an order is made on its due date)
-# lots: the supply not yet used up, front first, as (remaining, kind, due date of the planned
-# order | None): a cell has one order per due date, and an order found equal after a walk
-# takes the old one's place, so the due date names it across walks. The last snapshot (date
-# _NEVER) is the state after the last date.
+# The walk's state at the start of a date it visits (before that day's receipts), flat:
+#   (date, receipts done, projected on hand, then per lot: remaining, kind, due, chunks)
+# lots are the supply not yet used up, front first; ``due`` names a planned order (None for
+# stock or a receipt) and ``chunks`` is how many chunks it had. A cell has one order per due
+# date, and an order found equal after a walk takes the old one's place, so the due date
+# names an order across walks; the orders made before a date are those due before it. The
+# last snapshot (date _NEVER) is the state after the last date.
 Lot = tuple[Decimal, int, "_Order | None"]
-Snap = tuple[int, int, Decimal, tuple[tuple[Decimal, int, int | None], ...], tuple[int, ...]]
-
-
-def _snap(d: int, j: int, poh: Decimal, lots: list[Lot]) -> Snap:
-    return (d, j, poh, tuple([(q, kind, None if o is None else o.due) for q, kind, o in lots]),
-            tuple([0 if o is None else len(o.chunks) for _, _, o in lots]))
-
-
+Snap = tuple[Any, ...]
 _due = attrgetter("due")
+
+
+def _snap(d: int, j: int, poh: Decimal, lots: Iterable[Lot]) -> Snap:
+    out: list[Any] = [d, j, poh]
+    for q, kind, o in lots:
+        out += (q, kind, None, 0) if o is None else (q, kind, o.due, len(o.chunks))
+    return tuple(out)
 
 
 def _full(o: _Order, saved: dict[_Order, list[Any]]) -> list[Any]:
@@ -427,17 +453,19 @@ def _full(o: _Order, saved: dict[_Order, list[Any]]) -> list[Any]:
 def _same(lots: list[Lot], snap: Snap, old: dict[int, _Order], saved: dict[_Order, list[Any]]) -> bool:
     """Whether the new walk's supply equals the old walk's at that snapshot: the same remaining
     quantities, and open planned orders alike, with the same chunks so far."""
-    if len(lots) != len(snap[3]):
+    if 4 * len(lots) != len(snap) - 3:
         return False
-    for (q, kind, o), (q2, kind2, due), n in zip(lots, snap[3], snap[4], strict=True):
-        if q != q2 or kind != kind2:
+    x = 3
+    for q, kind, o in lots:
+        if q != snap[x] or kind != snap[x + 1]:
             return False
         if o is not None:
-            o2 = old[due]  # type: ignore[index]
+            o2, n = old[snap[x + 2]], snap[x + 3]
             if o is not o2 and o.signature() != o2.signature():
                 return False
             if len(o.chunks) != n or o.chunks != _full(o2, saved)[:n]:
                 return False
+        x += 4
     return True
 
 
@@ -446,7 +474,8 @@ def _restore(snap: Snap, orders: list[_Order], saved: dict[_Order, list[Any]]
     """The supply at a snapshot (front lot apart), its open orders cut back to the chunks they
     had then; the rest of their old chunks is kept in ``saved``."""
     lots: list[Lot] = []
-    for (q, kind, due), n in zip(snap[3], snap[4], strict=True):
+    for x in range(3, len(snap), 4):
+        q, kind, due, n = snap[x:x + 4]
         o = None
         if due is not None:
             o = orders[bisect_left(orders, due, key=_due)]
@@ -560,7 +589,14 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
                         today_pending = dn <= t
                         continue
         if snaps is not None:
-            snaps.append(_snap(d, j, poh, [(rem, fkind, forder), *supply] if rem else list(supply)))
+            if supply:
+                snaps.append(_snap(d, j, poh, [(rem, fkind, forder), *supply] if rem else supply))
+            elif not rem:
+                snaps.append((d, j, poh))
+            elif forder is None:
+                snaps.append((d, j, poh, rem, fkind, None, 0))
+            else:
+                snaps.append((d, j, poh, rem, fkind, forder.due, len(forder.chunks)))
         if d == _NEVER:
             break
         if d >= t:
@@ -648,7 +684,7 @@ def _explode(sku: str, orders: list[_Order], lines: tuple[tuple[str, Decimal], .
              ) -> dict[str, list[Req]]:
     """Component sku -> the requirements these orders put on it (same warehouse, on each
     order's start date)."""
-    out: dict[str, list[Req]] = {comp: [] for comp, _ in lines}
+    out: dict[str, list[Req]] = {comp: [] for comp, _ in lines}  # every component, even if []
     for o in orders:
         s, due, qty = o.start, o.due, o.qty
         for idx, (comp, f) in enumerate(lines):
@@ -801,7 +837,7 @@ class Engine:
                 continue
             sku, wh = key
             item = items.get(sku)
-            old_out = cell.out
+            old_orders = cell.orders
             srcs = pdirty.pop(key, None)
             repegged: set[_Order] = set()
             if key in qdirty:
@@ -813,10 +849,9 @@ class Engine:
                         raise PlanningDataError(f"unknown sku {sku} (warehouse {wh})")
                     del cells[key]
                     self.by_sku[sku].discard(wh)
-                    new_out: dict[str, list[Req]] = {}
                     if keep:
                         changes += [(key, o.due, None) for o in cell.orders]
-                    cell.orders, cell.exceptions, cell.coverage, cell.out = [], [], [], {}
+                    cell.orders, cell.exceptions, cell.coverage = [], [], []
                 elif keep:
                     if cell.reqs is None:
                         cell.reqs = cell.all_reqs()
@@ -845,27 +880,16 @@ class Engine:
                         excs.append(neg)
                     excs.sort(key=exception_sort_key)
                     cell.exceptions = excs
-                    ln = lines.get(sku)
-                    if ln and item.kind is not ItemKind.BUY and orders:
-                        new_out = _explode(sku, orders, ln)
-                    else:
-                        new_out = {}
-                cell.out = new_out
-                for comp in old_out.keys() | new_out.keys() if old_out else new_out:
-                    new = new_out.get(comp)
-                    if new == old_out.get(comp):
-                        continue
-                    ckey = (comp, wh)
-                    ccell = cells.get(ckey)
-                    if ccell is None:
-                        if not new:
-                            continue
-                        ccell = self._cell(comp, wh)
-                    ccell.set_dep(sku, new)
+                ln = None if removed or item.kind is ItemKind.BUY else lines.get(sku)  # type: ignore[union-attr]
+                if keep and ln is not None and cell.lines is ln:
+                    comps = self._explode_delta(cell, old_orders, cell.orders, ln)
+                else:
+                    comps = self._explode_all(cell, ln)
+                for ckey in comps:
                     qdirty.add(ckey)
                     if ckey not in queued:
                         queued.add(ckey)
-                        heapq.heappush(heap, (llc[comp], ckey))
+                        heapq.heappush(heap, (llc[ckey[0]], ckey))
             elif srcs:
                 self.repegged_cells += 1
                 for o in cell.orders:
@@ -874,13 +898,56 @@ class Engine:
                             self._repeg(o, key, item, repegged, changes)
                             break
             if repegged and cell.out:
-                for comp in cell.out:
+                for comp, lst in cell.out.items():
+                    if not lst:
+                        continue
                     ckey = (comp, wh)
                     pdirty.setdefault(ckey, set()).update(repegged)
                     if ckey not in queued:
                         queued.add(ckey)
                         heapq.heappush(heap, (llc[comp], ckey))
         return changes
+
+    def _explode_all(self, cell: Cell, lines: tuple[tuple[str, Decimal], ...] | None) -> list[Key]:
+        """Put the requirements of all the cell's orders on its components (``lines``; None:
+        none, the cell is gone or buys); returns the component cells whose requirements
+        changed."""
+        old_out = cell.out
+        new_out = _explode(cell.sku, cell.orders, lines) if lines else {}
+        cell.out, cell.lines = new_out, lines
+        out = []
+        for comp in old_out.keys() | new_out.keys() if old_out else new_out:
+            new = new_out.get(comp)
+            if new == old_out.get(comp):
+                continue
+            ckey = (comp, cell.wh)
+            ccell = self.cells.get(ckey)
+            if ccell is None:
+                if not new:
+                    continue
+                ccell = self._cell(*ckey)
+            ccell.set_dep(cell.sku, new)
+            out.append(ckey)
+        return out
+
+    def _explode_delta(self, cell: Cell, old: list[_Order], new: list[_Order],
+                       lines: tuple[tuple[str, Decimal], ...]) -> list[Key]:
+        """Same, knowing that the BOM did not change: only the orders that went away or are
+        new (kept orders put the very same requirements) change the components'."""
+        kept, now = set(old), set(new)
+        gone = [o for o in old if o not in now]
+        fresh = [o for o in new if o not in kept]
+        if not gone and not fresh:
+            return []
+        sku, wh = cell.sku, cell.wh
+        out = []
+        for idx, (comp, f) in enumerate(lines):
+            rem = [(o.start, 1, sku, o.due, idx, o.qty if f is ONE else o.qty * f, -1, o, f) for o in gone]
+            add = [(o.start, 1, sku, o.due, idx, o.qty if f is ONE else o.qty * f, -1, o, f) for o in fresh]
+            ckey = (comp, wh)
+            self._cell(*ckey).patch_dep(sku, cell.out[comp], rem, add)
+            out.append(ckey)
+        return out
 
     def _output(self, o: _Order, key: Key, item: Item) -> None:
         o.out = _make_order(key[0], key[1], item.kind, o.qty, _fromordinal(o.start),
@@ -889,7 +956,7 @@ class Engine:
 
     def _repeg(self, o: _Order, key: Key, item: Any, repegged: set[_Order],
                changes: list[Change]) -> None:
-        pegs = _materialize(o.chunks)
+        pegs = _materialize(o.chunks, o.pegs)
         if pegs != o.pegs:
             o.pegs = pegs
             repegged.add(o)
@@ -909,18 +976,26 @@ class Engine:
         for o in new:
             if o in kept:  # taken over from the last walk
                 del by_due[o.due]
-                if (o in saved and saved[o] != o.chunks) or (srcs and any(c[0] in srcs for c in o.chunks)):
+                diff = False
+                if o in saved:
+                    if saved[o] == o.chunks:
+                        o.chunks = saved[o]  # the old chunks: the new equal ones are let go
+                    else:
+                        diff = True
+                if diff or (srcs and any(c[0] in srcs for c in o.chunks)):
                     self._repeg(o, key, item, repegged, changes)
             else:
                 prev = by_due.pop(o.due, None)
                 if prev is None or prev.signature() != o.signature():
-                    o.pegs = _materialize(o.chunks)
+                    o.pegs = _materialize(o.chunks, prev.pegs if prev is not None else ())
                     self._output(o, key, item)
                     changes.append((key, o.due, o.out))
                     out.append(o)
                     continue
-                chunks, prev.chunks = prev.chunks, o.chunks
-                if chunks != o.chunks or (srcs and any(c[0] in srcs for c in o.chunks)):
+                diff = prev.chunks != o.chunks
+                if diff:
+                    prev.chunks = o.chunks
+                if diff or (srcs and any(c[0] in srcs for c in prev.chunks)):
                     self._repeg(prev, key, item, repegged, changes)
                 o = prev
             if renew:

@@ -1,35 +1,61 @@
 """Net-change MRP: after a change, re-plan only what it touches and reuse the rest.
 
 ``NetChangePlanner`` keeps the last run's engine state per (sku, warehouse): its inputs (stock,
-receipts, effective demands, the dependent requirements each parent puts on it), its planned
-orders with the chunks of supply they gave to each requirement, and its exceptions. Told which
-products' own inputs changed (demand, stock, receipts, item parameters, BOM lines of a
-parent), ``update`` re-nets those products' cells, then, in low-level-code order:
+receipts, effective demands, the dependent requirements each parent puts on it, kept sorted),
+its planned orders with the chunks of supply they gave to each requirement, a snapshot of the
+walk's state at every date it visited, and its exceptions. Told which products' own inputs
+changed (demand, stock, receipts, item parameters, BOM lines of a parent), ``update`` re-nets
+those products' cells from scratch, then, in low-level-code order:
 
-- a component whose dependent requirements changed (a date, a quantity, a parent order) is
-  re-netted; each new planned order equal to an old one (same due, qty, start, supplier...)
-  keeps the old order object, so that the requirements it puts on its own components stay equal
-  and the change stops there;
+- a component whose dependent requirements changed on some dates is walked again from the
+  snapshot at the first such date; wherever its state (projected on hand, the supply left and
+  what it served so far) is again the old walk's on a date that did not change, the walk jumps
+  to the next changed date and takes the old orders in between. A new order equal to an old one
+  (same due, qty, start, supplier...) keeps the old order object, so that the requirements it
+  puts on its own components stay equal and the change stops there;
 - a component whose requirements are unchanged but some of whose parent orders now serve other
-  demands only has the pegs of the orders supplied by those parents re-materialised, and passes
-  on the orders whose pegs changed.
+  demands only has the pegs of the orders those parents supplied re-materialised, and passes on
+  the orders whose pegs changed.
 
-Everything else, and the sorted plan itself (kept in per-due-date buckets), is reused. The
-result equals a regenerative ``plan()`` of the same input (tests/planning/test_netchange.py
-proves it on random change sequences); it needs a supply chooser that is a pure function of
-its arguments, and a ``changed`` set that names every product whose own inputs changed.
+``update`` returns what changed (``PlanDelta``: the orders that appeared, changed or went
+away, and the new exceptions of the cells it re-netted); ``plan`` is the whole current plan,
+assembled on demand from per-due-date buckets that ``update`` patches. The plan equals a
+regenerative ``plan()`` of the same input (tests/planning/test_netchange.py proves it over
+random change sequences), given a supply chooser that is a pure function of its arguments and
+a ``changed`` set that names every product whose own inputs changed.
+
+Why a delta: a plan has about a million orders, and building a new million-entry tuple costs
+more than re-planning after a few order lines, and makes the garbage collector walk all of it
+again. A caller that stores plans stores the delta; one that needs the whole plan reads
+``plan``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from bisect import bisect_left, insort
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from server.domain.planning.model import MrpException, Plan, PlannedOrder, PlanningInput
-from server.domain.planning.mrp import Change, Coverage, Engine, Key, SupplyChooser, paused_gc
+from server.domain.planning.mrp import Coverage, Engine, Key, SupplyChooser, paused_gc
 
-__all__ = ["NetChangePlanner"]
+__all__ = ["NetChangePlanner", "PlanDelta"]
+
+
+@dataclass(frozen=True)
+class PlanDelta:
+    """What one net-change ``update`` changed in the plan.
+
+    ``orders``: ``(sku, warehouse, due, order)`` for every planned order that appeared or
+    changed (``order`` is the new one) or went away (``order`` is None), sorted by (due, sku,
+    warehouse). ``exceptions``: ``(sku, warehouse, exceptions)`` for every re-netted
+    product and warehouse, with all its exceptions now (possibly none), sorted."""
+
+    today: dt.date
+    orders: tuple[tuple[str, str, dt.date, PlannedOrder | None], ...]
+    exceptions: tuple[tuple[str, str, tuple[MrpException, ...]], ...]
 
 
 class NetChangePlanner:
@@ -43,7 +69,6 @@ class NetChangePlanner:
     def _load(self, inp: PlanningInput) -> None:
         self._engine = engine = Engine(inp, self._choose, keep=True)
         engine.run(list(engine.cells))
-        self._days: list[int] = []  # due dates (ordinals) with orders, sorted
         self._buckets: dict[int, tuple[list[Key], list[PlannedOrder]]] = {}
         for key in sorted(engine.cells):
             for o in engine.cells[key].orders:
@@ -52,74 +77,101 @@ class NetChangePlanner:
                     bucket = self._buckets[o.due] = ([], [])
                 bucket[0].append(key)
                 bucket[1].append(o.out)  # type: ignore[arg-type]
-        self._days = sorted(self._buckets)
+        self._days = sorted(self._buckets)  # due dates (ordinals) with orders
         self._exc_keys = sorted(k for k, c in engine.cells.items() if c.exceptions)
         self._excs = {k: tuple(engine.cells[k].exceptions) for k in self._exc_keys}
-        self.last_stats: dict[str, Any] = {"cells": len(engine.cells),
-                                           "renetted": len(engine.cells), "repegged": 0,
-                                           "orders_changed": sum(len(b[0]) for b in self._buckets.values())}
-        self._plan = self._assemble()
+        self._plan: Plan | None = None
+        n = sum(len(b[0]) for b in self._buckets.values())
+        self.last_stats: dict[str, Any] = {"cells": len(engine.cells), "renetted": len(engine.cells),
+                                           "resumed": 0, "repegged": 0, "orders_changed": n}
 
     @property
     def plan(self) -> Plan:
+        """The whole current plan, as ``plan()`` would give it (built once per update)."""
+        if self._plan is None:
+            with paused_gc():
+                orders: list[PlannedOrder] = []
+                for due in self._days:
+                    orders += self._buckets[due][1]
+                excs: list[MrpException] = []
+                for key in self._exc_keys:
+                    excs += self._excs[key]
+                self._plan = Plan(self._engine.today, tuple(orders), tuple(excs))
         return self._plan
 
     def coverage(self) -> tuple[Coverage, ...]:
         """How each independent demand is covered, as ``plan_with_coverage`` gives it."""
         return self._engine.coverage()
 
-    def update(self, inp: PlanningInput, changed: Iterable[str]) -> Plan:
-        """The plan for ``inp``, re-planning from ``changed``: every sku whose demand, stock,
-        receipts, item parameters or BOM lines (as a parent) differ from the last input.
-        A new ``today`` changes every date, so it re-plans everything."""
+    def update(self, inp: PlanningInput, changed: Iterable[str]) -> PlanDelta:
+        """Re-plan for ``inp`` from ``changed``: every sku whose demand, stock, receipts, item
+        parameters or BOM lines (as a parent) differ from the last input. A new ``today``
+        moves every date, so it re-plans everything (and the delta lists every order)."""
         with paused_gc():
-            return self._update(inp, changed)
+            engine = self._engine
+            if inp.today != engine.today:
+                old = self.plan
+                self._load(inp)
+                return self._whole(old)
+            changed = set(changed)
+            before = {sku: engine.items.get(sku) for sku in changed}
+            engine.set_master(inp.items, inp.bom, changed)
+            renew = {sku for sku in changed if engine.items.get(sku) != before[sku]}
+            touched = engine.load_inputs(inp, changed)
+            changes = engine.run(touched, renew)
+            final: dict[tuple[int, Key], PlannedOrder | None] = {}
+            for key, due, order in changes:
+                final[(due, key)] = order
+            for (due, key), order in final.items():
+                self._put(key, due, order)
+            excs = {}
+            for key in engine.rewalked:
+                excs[key] = self._set_exceptions(key)
+            self._plan = None
+            self.last_stats = {"cells": len(engine.cells), "renetted": len(engine.rewalked),
+                               "resumed": engine.resumed, "repegged": engine.repegged_cells,
+                               "orders_changed": len(final)}
+            fromord = dt.date.fromordinal
+            return PlanDelta(engine.today,
+                             tuple((k[0], k[1], fromord(due), o) for (due, k), o in sorted(final.items())),
+                             tuple((k[0], k[1], e) for k, e in sorted(excs.items())))
 
-    def _update(self, inp: PlanningInput, changed: Iterable[str]) -> Plan:
-        engine = self._engine
-        if inp.today != engine.today:
-            self._load(inp)
-            return self._plan
-        changed = set(changed)
-        before = {sku: engine.items.get(sku) for sku in changed}
-        engine.set_master(inp.items, inp.bom, changed)
-        renew = {sku for sku in changed if engine.items.get(sku) != before[sku]}
-        touched = engine.load_inputs(inp, changed)
-        changes = engine.run(touched, renew)
-        self._apply(changes)
-        for key in engine.rewalked:
-            self._set_exceptions(key)
-        self.last_stats = {"cells": len(engine.cells), "renetted": len(engine.rewalked),
-                           "repegged": engine.repegged_cells, "orders_changed": len(changes)}
-        self._plan = self._assemble()
-        return self._plan
+    def _whole(self, old: Plan) -> PlanDelta:
+        """Every order and exception of the new plan, and those of ``old`` that went away."""
+        new = self.plan
+        orders: dict[tuple[dt.date, str, str], PlannedOrder | None] = {
+            (o.due, o.sku, o.warehouse): None for o in old.planned_orders}
+        orders.update({(o.due, o.sku, o.warehouse): o for o in new.planned_orders})
+        excs: dict[Key, tuple[MrpException, ...]] = {(e.sku, e.warehouse or ""): () for e in old.exceptions}
+        excs.update({k: self._excs[k] for k in self._exc_keys})
+        return PlanDelta(new.today, tuple((sku, wh, due, o) for (due, sku, wh), o in sorted(orders.items())),
+                         tuple((k[0], k[1], e) for k, e in sorted(excs.items())))
 
-    # -- the sorted plan, patched --
-    def _apply(self, changes: list[Change]) -> None:
-        for key, due, order in changes:
-            bucket = self._buckets.get(due)
-            if bucket is None:
-                if order is None:
-                    continue
-                bucket = self._buckets[due] = ([], [])
-                insort(self._days, due)
-            keys, vals = bucket
-            pos = bisect_left(keys, key)
-            here = pos < len(keys) and keys[pos] == key
-            if order is not None:
-                if here:
-                    vals[pos] = order
-                else:
-                    keys.insert(pos, key)
-                    vals.insert(pos, order)
-            elif here:
-                del keys[pos]
-                del vals[pos]
-                if not keys:
-                    del self._buckets[due]
-                    del self._days[bisect_left(self._days, due)]
+    def _put(self, key: Key, due: int, order: PlannedOrder | None) -> None:
+        """The order of ``key`` due on ``due`` is now ``order`` (None: there is none)."""
+        bucket = self._buckets.get(due)
+        if bucket is None:
+            if order is None:
+                return
+            bucket = self._buckets[due] = ([], [])
+            insort(self._days, due)
+        keys, vals = bucket
+        pos = bisect_left(keys, key)
+        here = pos < len(keys) and keys[pos] == key
+        if order is not None:
+            if here:
+                vals[pos] = order
+            else:
+                keys.insert(pos, key)
+                vals.insert(pos, order)
+        elif here:
+            del keys[pos]
+            del vals[pos]
+            if not keys:
+                del self._buckets[due]
+                del self._days[bisect_left(self._days, due)]
 
-    def _set_exceptions(self, key: Key) -> None:
+    def _set_exceptions(self, key: Key) -> tuple[MrpException, ...]:
         cell = self._engine.cells.get(key)
         excs = tuple(cell.exceptions) if cell is not None else ()
         pos = bisect_left(self._exc_keys, key)
@@ -131,12 +183,4 @@ class NetChangePlanner:
         elif here:
             del self._exc_keys[pos]
             del self._excs[key]
-
-    def _assemble(self) -> Plan:
-        orders: list[PlannedOrder] = []
-        for due in self._days:
-            orders += self._buckets[due][1]
-        excs: list[MrpException] = []
-        for key in self._exc_keys:
-            excs += self._excs[key]
-        return Plan(self._engine.today, tuple(orders), tuple(excs))
+        return excs
