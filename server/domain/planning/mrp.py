@@ -293,6 +293,14 @@ class _Order:
 def _materialize(chunks: list[tuple[Any, Any, Any, Any]], old: tuple[Peg, ...] = ()) -> tuple[Peg, ...]:
     """The pegs of an order from its chunks, merged per demand ref in the order first met
     (reusing the equal ones of ``old``, the order's last pegs)."""
+    if len(chunks) == 1:  # the common case: one demand, or one parent order's requirement
+        src, f, lo, hi = chunks[0]
+        if f is None:
+            return (_make_peg(src, lo),)
+        if lo is None:
+            if f is ONE:
+                return src.pegs  # type: ignore[no-any-return]  # the very same pegs, shared
+            return tuple([_make_peg(p.demand, p.qty * f) for p in src.pegs])
     acc: dict[str, Decimal] = {}
     for src, f, lo, hi in chunks:
         if f is None:
@@ -724,6 +732,7 @@ class Engine:
         self.llc: dict[str, int] = {}
         self.cells: dict[Key, Cell] = {}
         self.by_sku: dict[str, set[str]] = defaultdict(set)
+        self._dates: dict[int, dt.date] = {}  # ordinal -> date, made once
         self.set_master(inp.items, inp.bom, set(inp.items) | set(inp.bom))
         self.load_inputs(inp, None)
 
@@ -950,9 +959,11 @@ class Engine:
         return out
 
     def _output(self, o: _Order, key: Key, item: Item) -> None:
-        o.out = _make_order(key[0], key[1], item.kind, o.qty, _fromordinal(o.start),
-                            _fromordinal(o.due), o.late, o.supplier, o.price,
-                            o.pegs)
+        dates = self._dates
+        start = dates.get(o.start) or dates.setdefault(o.start, _fromordinal(o.start))
+        due = dates.get(o.due) or dates.setdefault(o.due, _fromordinal(o.due))
+        o.out = _make_order(key[0], key[1], item.kind, o.qty, start, due, o.late, o.supplier,
+                            o.price, o.pegs)
 
     def _repeg(self, o: _Order, key: Key, item: Any, repegged: set[_Order],
                changes: list[Change]) -> None:
