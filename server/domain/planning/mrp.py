@@ -655,15 +655,20 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
             else:
                 debt -= rem
                 rem = ZERO
-        for x in range(i0, i):
-            r = reqs[x]
-            qty = whole = r[5]
-            c = r[6]
-            src = r[7]
-            f = r[8]
-            lo = ZERO
+        for _, _, _, _, _, qty, c, src, f in reqs[i0:i]:
             if c >= 0:
                 cc = cov[c] = [ZERO, ZERO, ZERO]
+            if not rem:
+                rem, fkind, forder = supply.popleft()
+            if rem >= qty:  # the front lot covers it all: the common case
+                rem -= qty
+                if forder is not None:
+                    forder.chunks.append((src, None, qty, None) if f is None else (src, f, None, None))
+                if c >= 0:
+                    cc[fkind] += qty
+                continue
+            whole = qty
+            lo = ZERO
             while qty:
                 if not rem:
                     rem, fkind, forder = supply.popleft()
