@@ -160,7 +160,7 @@ def _peg_fast(ref: str, qty: Decimal) -> Peg:
     d = p.__dict__
     d["demand"] = ref
     d["qty"] = qty
-    return p  # type: ignore[no-any-return]
+    return p
 
 
 def _order_fast(sku: str, warehouse: str, kind: ItemKind, qty: Decimal, start: dt.date,
@@ -169,7 +169,7 @@ def _order_fast(sku: str, warehouse: str, kind: ItemKind, qty: Decimal, start: d
     o = _new(PlannedOrder)
     o.__dict__.update(sku=sku, warehouse=warehouse, kind=kind, qty=qty, start=start, due=due,
                       late=late, supplier=supplier, unit_price=unit_price, pegging=pegging)
-    return o  # type: ignore[no-any-return]
+    return o
 
 
 _make_peg: Callable[[str, Decimal], Peg] = _peg_fast if _plain(Peg) else Peg
@@ -527,6 +527,8 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
     nr, nc = len(reqs), len(recs)
     old_snaps: list[Snap] = cell.snaps or []
     old_orders = cell.orders
+    old_by_due: dict[int, _Order] = {}
+    chg = changed or []
     if changed is None:
         poh = stock
         rem, fkind, forder = (stock, _STOCK, None) if stock > 0 else (ZERO, _STOCK, None)
@@ -561,9 +563,9 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
         if today_pending and t <= d:
             d = t
         if nd:
-            while p < nd and changed[p] < d:
+            while p < nd and chg[p] < d:
                 p += 1
-            if p < nd and changed[p] == d:
+            if p < nd and chg[p] == d:
                 p += 1
             else:  # an unchanged date: is the state the old one again?
                 while old_snaps[q][0] < d:
@@ -579,7 +581,7 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
                                 if o is not o2:  # the old order stands in for its equal
                                     orders[orders.index(o)] = o2
                                 o2.chunks = _full(o2, saved)
-                        dn = changed[p] if p < nd else _NEVER
+                        dn = chg[p] if p < nd else _NEVER
                         k = bisect_left(old_snaps, (dn,), q)
                         to = old_snaps[k]
                         orders += old_orders[bisect_left(old_orders, d, key=_due):
@@ -829,8 +831,7 @@ class Engine:
             return self._run(set(dirty), renew, chooser)
 
     def _run(self, qdirty: set[Key], renew: Collection[str], chooser: Any) -> list[Change]:
-        llc, items, lines, cells, today, keep = (self.llc, self.items, self.lines, self.cells,
-                                                 self.today, self.keep)
+        llc, items, lines, cells, keep = self.llc, self.items, self.lines, self.cells, self.keep
         heap = [(llc[k[0]], k) for k in qdirty]
         heapq.heapify(heap)
         queued = set(qdirty)
@@ -866,35 +867,10 @@ class Engine:
                     if keep:
                         changes += [(key, o.due, None) for o in cell.orders]
                     cell.orders, cell.exceptions, cell.coverage = [], [], []
-                elif keep:
-                    if cell.reqs is None:
-                        cell.reqs = cell.all_reqs()
-                        cell.fresh = True
-                    changed = None if cell.fresh or not cell.changed else sorted(cell.changed)
-                    orders, neg, cov, cell.snaps, saved = _walk(cell, item, today, chooser, cell.reqs,
-                                                                True, changed)
-                    self.resumed += changed is not None
-                    cell.changed, cell.fresh, cell.cov = set(), False, cov
-                    orders = self._match(key, cell.orders, orders, saved, srcs, repegged,
-                                         sku in renew, item, changes)
                 else:
-                    orders, neg, cov, _, _ = _walk(cell, item, today, chooser, cell.all_reqs(),
-                                                   False, None)
-                    for o in orders:
-                        o.pegs = _materialize(o.chunks)
-                        o.chunks = []
-                        self._output(o, key, item)
-                if not removed:
                     assert item is not None
-                    cell.coverage = [Coverage(dm, c[0], c[1], c[2])
-                                     for dm, c in zip(cell.demands, cov, strict=True)]
-                    cell.orders = orders
-                    excs = [e for o in orders for e in o.excs]
-                    if neg is not None:
-                        excs.append(neg)
-                    excs.sort(key=exception_sort_key)
-                    cell.exceptions = excs
-                ln = None if removed or item.kind is ItemKind.BUY else lines.get(sku)  # type: ignore[union-attr]
+                    self._renet(key, cell, item, chooser, srcs, repegged, sku in renew, changes)
+                ln = None if removed or item is None or item.kind is ItemKind.BUY else lines.get(sku)
                 if keep and ln is not None and cell.lines is ln:
                     comps = self._explode_delta(cell, old_orders, cell.orders, ln)
                 else:
@@ -921,6 +897,34 @@ class Engine:
                         queued.add(ckey)
                         heapq.heappush(heap, (llc[comp], ckey))
         return changes
+
+    def _renet(self, key: Key, cell: Cell, item: Item, chooser: Any, srcs: set[_Order] | None,
+               repegged: set[_Order], renew: bool, changes: list[Change]) -> None:
+        """Walk the cell again (with ``keep``: from its first changed date when it can) and
+        set its orders, exceptions and coverage."""
+        if self.keep:
+            if cell.reqs is None:
+                cell.reqs = cell.all_reqs()
+                cell.fresh = True
+            changed = None if cell.fresh or not cell.changed else sorted(cell.changed)
+            orders, neg, cov, cell.snaps, saved = _walk(cell, item, self.today, chooser, cell.reqs,
+                                                        True, changed)
+            self.resumed += changed is not None
+            cell.changed, cell.fresh, cell.cov = set(), False, cov
+            orders = self._match(key, cell.orders, orders, saved, srcs, repegged, renew, item, changes)
+        else:
+            orders, neg, cov, _, _ = _walk(cell, item, self.today, chooser, cell.all_reqs(), False, None)
+            for o in orders:
+                o.pegs = _materialize(o.chunks)
+                o.chunks = []
+                self._output(o, key, item)
+        cell.coverage = [Coverage(dm, c[0], c[1], c[2]) for dm, c in zip(cell.demands, cov, strict=True)]
+        cell.orders = orders
+        excs = [e for o in orders for e in o.excs]
+        if neg is not None:
+            excs.append(neg)
+        excs.sort(key=exception_sort_key)
+        cell.exceptions = excs
 
     def _explode_all(self, cell: Cell, lines: tuple[tuple[str, Decimal], ...] | None) -> list[Key]:
         """Put the requirements of all the cell's orders on its components (``lines``; None:
