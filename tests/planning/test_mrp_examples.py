@@ -313,3 +313,22 @@ def test_bom_cycles_are_named_and_refused() -> None:
     with pytest.raises(BomCycle) as e:
         plan(PlanningInput(TODAY, {s: make(s) for s in "ABC"}, bom, {}, ()))
     assert e.value.path == ["A", "B", "C", "A"] and "A -> B -> C -> A" in str(e.value)
+
+
+def test_long_quantities_are_kept_exact_beyond_28_digits() -> None:
+    """A <- B <- C <- D, each 1.2345678901 per with 3.3333 % scrap, 7.123456789 A wanted: D
+    needs 7.123456789 x (1.2345678901 x 1.033333)^3, a 40-odd-digit number. The default decimal
+    context (28 digits) would round it; the plan keeps it whole."""
+    import decimal
+
+    per, scrap, want = D("1.2345678901"), D("3.3333"), D("7.123456789")
+    skus = "ABCD"
+    p, _ = run([make(s) for s in skus[:3]] + [buy("D")],
+               [line(a, b, str(per), str(scrap)) for a, b in zip(skus, skus[1:], strict=False)],
+               demands=[so("SO-1", "A", "01-10", str(want))])
+    with decimal.localcontext() as ctx:
+        ctx.prec = 100
+        exact = want * (per * (1 + scrap / 100)) ** 3
+    (d_order,) = [o for o in p.planned_orders if o.sku == "D"]
+    assert d_order.qty == exact and len(exact.as_tuple().digits) > 28
+    assert d_order.pegging[0].qty == exact

@@ -403,7 +403,6 @@ class Cell:
             insort(reqs, r)
             self.changed.add(r[0])
 
-
     def patch_dep(self, parent: str, lst: list[Req], rem: list[Req], add: list[Req]) -> None:
         """``parent``'s requirements here are ``lst`` (shared with the parent's ``out``) less
         ``rem`` plus ``add``; keeps ``reqs`` sorted and notes the dates that changed."""
@@ -487,6 +486,7 @@ def _restore(snap: Snap, orders: list[_Order], saved: dict[_Order, list[Any]]
         o = None
         if due is not None:
             o = orders[bisect_left(orders, due, key=_due)]
+            assert o.due == due
             full = _full(o, saved)
             saved[o] = full
             o.chunks = full[:n]
@@ -708,13 +708,15 @@ def _explode(sku: str, orders: list[_Order], lines: tuple[tuple[str, Decimal], .
 
 
 def _explosion_lines(lines: Iterable[BomLine]) -> tuple[tuple[str, Decimal], ...]:
+    """(component, qty_per x (1 + scrap_pct / 100)) per BOM line, exactly."""
     out = []
-    for ln in lines:
-        if ln.qty_per < 0 or ln.scrap_pct < 0:
-            raise PlanningDataError(f"BOM line {ln.parent} -> {ln.component} has a negative qty_per or scrap")
-        if ln.qty_per:
-            f = ln.qty_per * (1 + ln.scrap_pct / HUNDRED)
-            out.append((ln.component, ONE if f == 1 else f))
+    with _exact():
+        for ln in lines:
+            if ln.qty_per < 0 or ln.scrap_pct < 0:
+                raise PlanningDataError(f"BOM line {ln.parent} -> {ln.component} has a negative qty_per or scrap")
+            if ln.qty_per:
+                f = ln.qty_per * (1 + ln.scrap_pct / HUNDRED)
+                out.append((ln.component, ONE if f == 1 else f))
     return tuple(out)
 
 
@@ -809,7 +811,9 @@ class Engine:
                 touched.add((r.sku, r.warehouse))
         demands = inp.demands if skus is None else [d for d in inp.demands if d.sku in skus]
         per_cell: dict[Key, list[Demand]] = defaultdict(list)
-        for d in consume_forecasts(demands):
+        with _exact():
+            effective = consume_forecasts(demands)
+        for d in effective:
             per_cell[(d.sku, d.warehouse)].append(d)
         for key, ds in per_cell.items():
             self._cell(*key).set_demands(ds)
