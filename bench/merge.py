@@ -342,7 +342,8 @@ async def run(bdb: BenchDb, args: argparse.Namespace) -> None:
         console.print(f"[dim]{wl.n_changes:,} changes ({wl.n_cells:,} cells) from {len(devices)} devices "
                       f"in {len(wl.pushes)} pushes; {len(wl.hot):,} hot rows x {args.writers} writers; "
                       f"database {args.db}[/]")
-        with phase_timers(db) as spent:
+        timers = contextlib.nullcontext(defaultdict(float)) if args.no_phases else phase_timers(db)
+        with timers as spent:
             elapsed = await run_pushes(db, settings, wl, args.profile)
         checked, n_rows = await verify(db, wl, args.sample, args.seed)
     finally:
