@@ -264,11 +264,12 @@ def consume_forecasts(demands: Iterable[Demand]) -> list[Demand]:
 
 
 class _Order:
-    """A planned order while the engine works on it. ``chunks`` record what it supplied:
-    ``(ref, None, qty, None)`` to an independent demand, ``(parent, factor, None, None)`` to
-    a whole dependent requirement, ``(parent, factor, lo, hi)`` to the part [lo, hi) of one.
-    Identity matters: a component's requirement names this object, so net-change keeps it
-    when only its pegs change."""
+    """A planned order while the engine works on it. ``chunks`` record what it supplied, in
+    order: a requirement it covered whole is the requirement tuple itself (no new object);
+    part of one is ``(ref, None, qty, None)`` for an independent demand, or ``(parent order,
+    factor, lo, hi)`` for the part [lo, hi) of a dependent requirement. Identity matters: a
+    component's requirement names this object, so net-change keeps it when only its pegs
+    change."""
 
     __slots__ = ("chunks", "due", "excs", "late", "out", "pegs", "price", "qty", "start",
                  "supplier")
@@ -282,7 +283,7 @@ class _Order:
         self.supplier = supplier
         self.price = price
         self.excs = excs
-        self.chunks: list[tuple[Any, Any, Any, Any]] = []
+        self.chunks: list[tuple[Any, ...]] = []
         self.pegs: tuple[Peg, ...] = ()
         self.out: PlannedOrder | None = None
 
@@ -290,23 +291,31 @@ class _Order:
         return (self.due, self.qty, self.start, self.late, self.supplier, self.price, self.excs)
 
 
-def _materialize(chunks: list[tuple[Any, Any, Any, Any]], old: tuple[Peg, ...] = ()) -> tuple[Peg, ...]:
+def _source(chunk: tuple[Any, ...]) -> Any:
+    """What a chunk supplied: a demand ref or a parent order."""
+    return chunk[7] if len(chunk) == 9 else chunk[0]
+
+
+def _materialize(chunks: list[tuple[Any, ...]], old: tuple[Peg, ...] = ()) -> tuple[Peg, ...]:
     """The pegs of an order from its chunks, merged per demand ref in the order first met
     (reusing the equal ones of ``old``, the order's last pegs)."""
     if len(chunks) == 1:  # the common case: one demand, or one parent order's requirement
-        src, f, lo, hi = chunks[0]
-        if f is None:
-            return (_make_peg(src, lo),)
-        if lo is None:
+        ch = chunks[0]
+        if len(ch) == 9:
+            f = ch[8]
+            if f is None:
+                return (_make_peg(ch[7], ch[5]),)
             if f is ONE:
-                return src.pegs  # type: ignore[no-any-return]  # the very same pegs, shared
-            return tuple([_make_peg(p.demand, p.qty * f) for p in src.pegs])
+                return ch[7].pegs  # type: ignore[no-any-return]  # the very same pegs, shared
+            return tuple([_make_peg(p.demand, p.qty * f) for p in ch[7].pegs])
     acc: dict[str, Decimal] = {}
-    for src, f, lo, hi in chunks:
-        if f is None:
-            acc[src] = acc[src] + lo if src in acc else lo
-        elif lo is None:
-            if f is ONE:
+    for ch in chunks:
+        if len(ch) == 9:  # a whole requirement
+            src, f = ch[7], ch[8]
+            if f is None:
+                q = ch[5]
+                acc[src] = acc[src] + q if src in acc else q
+            elif f is ONE:
                 for p in src.pegs:
                     r = p.demand
                     acc[r] = acc[r] + p.qty if r in acc else p.qty
@@ -315,6 +324,10 @@ def _materialize(chunks: list[tuple[Any, Any, Any, Any]], old: tuple[Peg, ...] =
                     r = p.demand
                     v = p.qty * f
                     acc[r] = acc[r] + v if r in acc else v
+            continue
+        src, f, lo, hi = ch
+        if f is None:
+            acc[src] = acc[src] + lo if src in acc else lo
         else:
             c = ZERO
             for p in src.pegs:
@@ -657,7 +670,8 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
             else:
                 debt -= rem
                 rem = ZERO
-        for _, _, _, _, _, qty, c, src, f in reqs[i0:i]:
+        for r in reqs[i0:i]:
+            _, _, _, _, _, qty, c, src, f = r
             if c >= 0:
                 cc = cov[c] = [ZERO, ZERO, ZERO]
             if not rem:
@@ -665,11 +679,10 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
             if rem >= qty:  # the front lot covers it all: the common case
                 rem -= qty
                 if forder is not None:
-                    forder.chunks.append((src, None, qty, None) if f is None else (src, f, None, None))
+                    forder.chunks.append(r)
                 if c >= 0:
                     cc[fkind] += qty
                 continue
-            whole = qty
             lo = ZERO
             while qty:
                 if not rem:
@@ -685,8 +698,8 @@ def _walk(cell: Cell, item: Item, today: dt.date, choose: Callable[..., SupplyCh
                 if forder is not None:
                     if f is None:
                         forder.chunks.append((src, None, take, None))
-                    elif take == whole:
-                        forder.chunks.append((src, f, None, None))
+                    elif take == r[5]:
+                        forder.chunks.append(r)
                     else:
                         forder.chunks.append((src, f, lo, lo + take))
                 if c >= 0:
@@ -888,7 +901,7 @@ class Engine:
                 self.repegged_cells += 1
                 for o in cell.orders:
                     for ch in o.chunks:
-                        if ch[0] in srcs:
+                        if _source(ch) in srcs:
                             self._repeg(o, key, item, repegged, changes)
                             break
             if repegged and cell.out:
@@ -1006,7 +1019,7 @@ class Engine:
                         o.chunks = saved[o]  # the old chunks: the new equal ones are let go
                     else:
                         diff = True
-                if diff or (srcs and any(c[0] in srcs for c in o.chunks)):
+                if diff or (srcs and any(_source(c) in srcs for c in o.chunks)):
                     self._repeg(o, key, item, repegged, changes)
             else:
                 prev = by_due.pop(o.due, None)
@@ -1019,7 +1032,7 @@ class Engine:
                 diff = prev.chunks != o.chunks
                 if diff:
                     prev.chunks = o.chunks
-                if diff or (srcs and any(c[0] in srcs for c in prev.chunks)):
+                if diff or (srcs and any(_source(c) in srcs for c in prev.chunks)):
                     self._repeg(prev, key, item, repegged, changes)
                 o = prev
             if renew:

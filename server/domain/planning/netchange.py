@@ -122,8 +122,7 @@ class NetChangePlanner:
             final: dict[tuple[int, Key], PlannedOrder | None] = {}
             for key, due, order in changes:
                 final[(due, key)] = order
-            for (due, key), order in final.items():
-                self._put(key, due, order)
+            final = {k: o for k, o in final.items() if self._put(k[1], k[0], o)}
             excs = {}
             for key in engine.rewalked:
                 excs[key] = self._set_exceptions(key)
@@ -147,12 +146,14 @@ class NetChangePlanner:
         return PlanDelta(new.today, tuple((sku, wh, due, o) for (due, sku, wh), o in sorted(orders.items())),
                          tuple((k[0], k[1], e) for k, e in sorted(excs.items())))
 
-    def _put(self, key: Key, due: int, order: PlannedOrder | None) -> None:
-        """The order of ``key`` due on ``due`` is now ``order`` (None: there is none)."""
+    def _put(self, key: Key, due: int, order: PlannedOrder | None) -> bool:
+        """The order of ``key`` due on ``due`` is now ``order`` (None: there is none).
+        Returns whether that changed anything (a cell netted twice in one run may put back
+        what it had, or take away an order it had only just made)."""
         bucket = self._buckets.get(due)
         if bucket is None:
             if order is None:
-                return
+                return False
             bucket = self._buckets[due] = ([], [])
             insort(self._days, due)
         keys, vals = bucket
@@ -160,16 +161,21 @@ class NetChangePlanner:
         here = pos < len(keys) and keys[pos] == key
         if order is not None:
             if here:
+                if vals[pos] == order:
+                    return False
                 vals[pos] = order
             else:
                 keys.insert(pos, key)
                 vals.insert(pos, order)
-        elif here:
-            del keys[pos]
-            del vals[pos]
-            if not keys:
-                del self._buckets[due]
-                del self._days[bisect_left(self._days, due)]
+            return True
+        if not here:
+            return False
+        del keys[pos]
+        del vals[pos]
+        if not keys:
+            del self._buckets[due]
+            del self._days[bisect_left(self._days, due)]
+        return True
 
     def _set_exceptions(self, key: Key) -> tuple[MrpException, ...]:
         cell = self._engine.cells.get(key)
