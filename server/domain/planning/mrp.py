@@ -1,8 +1,8 @@
 """Regenerative MRP: planned orders, pegging and exceptions from plain planning data.
 
-Pure: no I/O, no SQL, no clock (``today`` is in the input); the same input gives the same plan.
-The semantics are PLANNING.md's; where it is silent, the rules below decide (docs/planning.md
-repeats them for users).
+Pure: no I/O, no SQL, no clock (``today`` is in the input); the same input gives the same plan,
+whatever the order of its rows. The semantics are PLANNING.md's; where it is silent, the rules
+below decide (docs/planning.md repeats them for users).
 
 Demand
     Open sales orders plus forecasts. Sales orders of a product and warehouse consume that
@@ -13,16 +13,24 @@ Demand
     demand on their own date. Zero quantities are ignored, negative ones refused.
 
 Netting, per (product, warehouse), bucketless
-    The dates visited are ``today`` and every date with a receipt or a requirement, in order.
-    On each date the day's receipts are added first, then the day's requirements subtracted.
-    If projected on hand is then below the threshold, one planned order is due that day for
-    ``threshold - projected``, sized by the lot rule; the lot's leftover carries forward. The
-    threshold is ``safety_stock`` on and after ``today`` and 0 before it: safety stock is a
-    target from today on, while a past-due requirement is covered by a (late) order due on its
-    own past date. So stock that starts below safety stock gets an order due ``today`` for the
-    gap (plus whatever today's requirements need), and at most one order is due per product,
-    warehouse and date. Negative stock is a debt paid first from the first supply, reported as
-    a ``negative_stock`` exception. Stock in another warehouse is never used.
+    A product is planned in every warehouse where it has a stock row, a demand, a receipt or a
+    dependent requirement. The dates visited are ``today`` and every date with a receipt or a
+    requirement, in order. On each date the day's receipts are added first (past-dated open
+    receipts on their own date), then the day's requirements subtracted. If projected on hand
+    is then below the threshold, one planned order is due that day for ``threshold -
+    projected``, sized by the lot rule; the lot's leftover carries forward. The threshold is
+    ``safety_stock`` on and after ``today`` and 0 before it: safety stock is a target from
+    today on, while a past-due requirement is covered by a (late) order due on its own past
+    date. So stock that starts below safety stock gets an order due ``today`` for the gap (plus
+    whatever today's requirements need), and at most one order is due per product, warehouse
+    and date. Negative stock is a debt paid first from the first supply, and a
+    ``negative_stock`` exception. Stock in another warehouse is never used. A negative
+    ``safety_stock`` counts as 0.
+
+Lot rules
+    ``lot_for_lot``: the net requirement. ``min``: at least ``lot_qty``. ``multiple``: the
+    smallest multiple of ``lot_qty`` that covers it (exact, fractional lots too). A ``min`` or
+    ``multiple`` product without a positive ``lot_qty`` orders lot-for-lot.
 
 Orders
     Due on the need date. ``make``: starts the product's ``lead_time_days`` earlier. ``buy`` and
@@ -30,23 +38,42 @@ Orders
     gives supplier, price and lead time; without a chooser, or when it answers ``None``, the
     product's lead time is used with no supplier and no price (and, when a chooser was given
     but found nothing, a ``no_supplier`` exception). A start before ``today`` is moved to today
-    and flagged late, with a ``late`` exception; the due date never moves. ``make`` and
-    ``subcontract`` orders put each component's gross requirement, ``qty x qty_per x (1 +
-    scrap_pct/100)``, on the order's (possibly moved) start date in the order's warehouse.
-    BOM lines of ``buy`` products are not exploded.
+    and flagged late, with a ``late`` exception saying by how many days; the due date never
+    moves. ``make`` and ``subcontract`` orders put each component's gross requirement, ``qty x
+    qty_per x (1 + scrap_pct/100)``, on the order's (possibly moved) start date in the order's
+    warehouse; for a subcontract order that is what is sent to the subcontractor. BOM lines of
+    ``buy`` products are not exploded. Low-level codes (lowlevel.py) order the netting, so a
+    component used at several levels is netted once, after all its parents.
 
 Pegging
     Supply is allocated to requirements first come, first served: requirements in date order
-    (within a day: sales orders, then forecasts, each by ref; then dependent requirements by
-    parent sku, parent due date, BOM line), supply in the order it becomes available (stock,
-    then receipts by date, then planned orders by due date). A dependent requirement carries
-    its parent order's pegs scaled by the line's factor, then the parent's unpegged part, and
-    hands them to supply in that order. A planned order's pegs are merged per demand ref in
-    the order first met; its quantity beyond its pegs is safety stock or lot leftover.
+    (within a day: sales orders, then forecasts, each by ref then qty; then dependent
+    requirements by parent sku, parent due date, BOM line), supply in the order it becomes
+    available (stock, then receipts by date, then planned orders by due date). A dependent
+    requirement carries its parent order's pegs scaled by the line's factor, then the parent's
+    unpegged part, and hands them to supply in that order. A planned order's pegs are merged
+    per demand ref in the order first met; its quantity beyond its pegs is safety stock, lot
+    leftover or negative stock paid back. ``plan_with_coverage`` also says how each demand is
+    covered (stock, receipts, planned orders), which always adds up to the demand.
 
-Arithmetic is ``Decimal`` throughout and nothing is rounded: scrap may give fractional
-requirements and they stay exact. Output order: planned orders by (due, sku, warehouse, start),
-exceptions by (sku, warehouse, kind, detail).
+Exceptions (sorted by sku, warehouse, kind, detail)
+    ``late``: "due 2027-01-06: should start 2027-01-01, 3 days before today; start moved to
+    2027-01-04"; ``no_supplier``: "due ...: no supplier for 10; the product's lead time of 6
+    days is used"; ``negative_stock``: "on hand -3: covered by the first supply".
+
+Arithmetic is ``Decimal`` throughout, in a context of ``PRECISION`` digits with ``Inexact``
+trapped: a result is exact (scrap gives fractional requirements and they stay whole) or the run
+fails with ``PlanningDataError``; nothing is rounded. The supply chooser runs in the caller's
+own decimal context. Unknown skus, negative quantities, lead times, ``qty_per`` or scrap are
+refused (``PlanningDataError``), a BOM cycle too (``BomCycle``). Planned orders are sorted by
+(due, sku, warehouse, start).
+
+How it runs: one ``Cell`` per (sku, warehouse), netted in low-level-code order by ``_walk`` in
+one pass over its dates. A requirement a planned order covers leaves a *chunk* on it (the
+requirement itself, or the part of it); once a cell is netted its orders' pegs are
+materialised from their chunks and the parents' pegs, and its orders put their requirements on
+the components. The cyclic garbage collector is paused during a run (``paused_gc``). The
+``Engine`` also keeps what net-change needs (netchange.py).
 """
 
 from __future__ import annotations
