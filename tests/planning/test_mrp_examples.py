@@ -332,3 +332,22 @@ def test_long_quantities_are_kept_exact_beyond_28_digits() -> None:
     (d_order,) = [o for o in p.planned_orders if o.sku == "D"]
     assert d_order.qty == exact and len(exact.as_tuple().digits) > 28
     assert d_order.pegging[0].qty == exact
+
+
+def test_planning_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """The collector is paused during a run and restored after, whether it was on or off; the
+    result goes to the oldest generation without freezing anything."""
+    import gc
+
+    demands = [so("SO-1", "A", "01-10", "3")]
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        run([buy("A")], demands=demands)
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        gc.disable()
+        run([buy("A")], demands=demands)
+        assert not gc.isenabled()
+    finally:
+        if was:
+            gc.enable()

@@ -39,7 +39,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.domain.planning.model import MrpException, Plan, PlannedOrder, PlanningInput
-from server.domain.planning.mrp import Coverage, Engine, Key, SupplyChooser, paused_gc
+from server.domain.planning.mrp import (
+    Coverage,
+    Engine,
+    Key,
+    SupplyChooser,
+    paused_gc,
+    to_oldest_generation,
+)
 
 __all__ = ["NetChangePlanner", "PlanDelta"]
 
@@ -65,6 +72,7 @@ class NetChangePlanner:
         self._choose = choose_supply
         with paused_gc():
             self._load(inp)
+            to_oldest_generation()
 
     def _load(self, inp: PlanningInput) -> None:
         self._engine = engine = Engine(inp, self._choose, keep=True)
@@ -97,6 +105,7 @@ class NetChangePlanner:
                 for key in self._exc_keys:
                     excs += self._excs[key]
                 self._plan = Plan(self._engine.today, tuple(orders), tuple(excs))
+                to_oldest_generation()
         return self._plan
 
     def coverage(self) -> tuple[Coverage, ...]:
@@ -112,7 +121,9 @@ class NetChangePlanner:
             if inp.today != engine.today:
                 old = self.plan
                 self._load(inp)
-                return self._whole(old)
+                delta = self._whole(old)
+                to_oldest_generation()
+                return delta
             changed = set(changed)
             before = {sku: engine.items.get(sku) for sku in changed}
             engine.set_master(inp.items, inp.bom, changed)
@@ -131,9 +142,11 @@ class NetChangePlanner:
                                "resumed": engine.resumed, "repegged": engine.repegged_cells,
                                "orders_changed": len(final)}
             fromord = dt.date.fromordinal
-            return PlanDelta(engine.today,
-                             tuple((k[0], k[1], fromord(due), o) for (due, k), o in sorted(final.items())),
-                             tuple((k[0], k[1], e) for k, e in sorted(excs.items())))
+            delta = PlanDelta(engine.today,
+                              tuple((k[0], k[1], fromord(due), o) for (due, k), o in sorted(final.items())),
+                              tuple((k[0], k[1], e) for k, e in sorted(excs.items())))
+            to_oldest_generation()
+            return delta
 
     def _whole(self, old: Plan) -> PlanDelta:
         """Every order and exception of the new plan, and those of ``old`` that went away."""
