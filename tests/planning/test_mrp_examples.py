@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 
@@ -324,7 +325,7 @@ def test_long_quantities_are_kept_exact_beyond_28_digits() -> None:
     per, scrap, want = D("1.2345678901"), D("3.3333"), D("7.123456789")
     skus = "ABCD"
     p, _ = run([make(s) for s in skus[:3]] + [buy("D")],
-               [line(a, b, str(per), str(scrap)) for a, b in zip(skus, skus[1:], strict=False)],
+               [line(a, b, str(per), str(scrap)) for a, b in pairwise(skus)],
                demands=[so("SO-1", "A", "01-10", str(want))])
     with decimal.localcontext() as ctx:
         ctx.prec = 100
