@@ -290,14 +290,19 @@ def run(args: argparse.Namespace) -> None:
     n_orders = len(full.planned_orders)
     del full, net_plan
 
+    # the baseline: the faster of the two regenerative runs (the one on the new input runs with
+    # the planner's state in memory as well, which slows it)
+    base = min(regen, regen_after)
+    base_cpu = min(regen_cpu, regen_after_cpu)
     rows = [
         Row("regenerative MRP, wall time", f"{regen:.2f} s", "20 s target", regen / 20, "<= 1x (20 s)",
             regen <= 20),
         Row("  CPU time of the same run", f"{regen_cpu:.2f} s"),
         Row(f"net-change after {args.new_lines} new order lines", f"{net * 1000:.0f} ms",
-            f"{regen_after:.2f} s regenerative", net / regen_after, "<= 0.02x", net / regen_after <= 0.02),
-        Row("  CPU time of the same update", f"{net_cpu * 1000:.0f} ms", f"{regen_after_cpu:.2f} s CPU",
-            net_cpu / regen_after_cpu),
+            f"{base:.2f} s regenerative", net / base, "<= 0.02x", net / base <= 0.02),
+        Row("  CPU time of the same update", f"{net_cpu * 1000:.0f} ms", f"{base_cpu:.2f} s CPU",
+            net_cpu / base_cpu),
+        Row("  regenerative run on the new input (planner in memory)", f"{regen_after:.2f} s"),
         Row("  + the whole plan as one Plan (planner.plan)", f"{assemble * 1000:.0f} ms"),
         Row("  planned orders that changed", f"{stats['orders_changed']:,}", f"{n_orders:,} in the plan"),
         Row("  cells re-netted (of which resumed mid-way) / all", f"{stats['renetted']:,} ({stats['resumed']:,})",
@@ -312,7 +317,10 @@ def run(args: argparse.Namespace) -> None:
     report(f"MRP engine: {len(inp.items):,} products, {len(inp.demands):,} demand lines, "
            f"{n_orders:,} planned orders", rows,
            ["the net-change plan equals the regenerative plan of the same input: checked",
-            "times are taken after a full gc.collect(); each includes the collector's pass over what it allocated"])
+            "each time starts after a full gc.collect(); plan() and update() leave what they made in the "
+            "collector's oldest generation (mrp.to_oldest_generation)",
+            f"orders that changed: {stats['orders_changed'] / n_orders:.1%} of the plan, the floor of any "
+            "net change that must equal the regenerative plan"])
 
 
 if __name__ == "__main__":
