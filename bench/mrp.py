@@ -319,8 +319,8 @@ def run(args: argparse.Namespace) -> None:
            ["the net-change plan equals the regenerative plan of the same input: checked",
             "each time starts after a full gc.collect(); plan() and update() leave what they made in the "
             "collector's oldest generation (mrp.to_oldest_generation)",
-            f"orders that changed: {stats['orders_changed'] / n_orders:.1%} of the plan, the floor of any "
-            "net change that must equal the regenerative plan"])
+            f"orders that changed: {stats['orders_changed'] / n_orders:.1%} of the plan; a net change that must "
+            "equal the regenerative plan recomputes at least those"])
 
 
 if __name__ == "__main__":
