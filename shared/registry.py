@@ -216,12 +216,21 @@ TABLES: tuple[Table, ...] = (
           _c("status", states=TASK_STATES),
           read={W: InWarehouse("warehouse_id")},
           write={W: WriteRule(InWarehouse("warehouse_id"), frozenset({"status"}))}),
+    # an expected receipt: one row per purchase order line, keyed by the line's id (server-written)
     table("purchase_receipt", Kind.LWW,
           _c("po_number"), _c("product_id", ID), _c("warehouse_id", ID),
           _c("qty_expected", DEC), _c("due_date", DATE),
           _c("status", states=RECEIPT_STATES),
+          _c("supplier_name"), _c("qty_received", DEC),
           read={W: InWarehouse("warehouse_id")},
           write={W: WriteRule(InWarehouse("warehouse_id"), frozenset({"status"}))}),
+    # goods received against a purchase receipt, with quality inspection; checked at push time
+    table("goods_receipt", Kind.LEDGER,
+          _c("receipt_id", ID, required=True), _c("product_id", ID, required=True),
+          _c("warehouse_id", ID, required=True), _c("qty_accepted", DEC, required=True),
+          _c("qty_rejected", DEC), _c("reject_reason"), _c("ref"),
+          read={W: InWarehouse("warehouse_id")},
+          write={W: WriteRule(InWarehouse("warehouse_id"))}),
 )
 
 REGISTRY: Mapping[str, Table] = MappingProxyType({t.name: t for t in TABLES})

@@ -137,4 +137,5 @@ conflict = Table(
 # ---- master data the server alone holds (not synced): defined in masterdata.py on this metadata
 
 import server.db.masterdata  # noqa: E402  (defines its tables on ``metadata`` above)
-import server.db.planning_schema  # noqa: E402, F401  (MRP runs, production order pegs, sequences)
+import server.db.planning_schema  # noqa: E402  (MRP runs, production order pegs, sequences)
+import server.db.procurement_schema  # noqa: E402, F401  (requisitions, purchase order terms)
