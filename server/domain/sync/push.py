@@ -23,6 +23,7 @@ from server.config import Settings
 from server.db.engine import Database
 from server.db.retry import retrying
 from server.db.schema import conflict, device, rejection, version_col
+from server.domain.procurement import receipt_checks
 from server.domain.sync import store
 from server.domain.sync.checks import Checked, check_change
 from server.domain.sync.clock import ServerClock
@@ -107,6 +108,10 @@ async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settin
             checked.append(result)
     plan = await _resolve(conn, principal, checked, rev)
     rejected.update(plan.rejected)
+    if plan.ledger.get(receipt_checks.TABLE):  # goods receipts: checked against their PO lines, booked
+        plan.ledger[receipt_checks.TABLE], refused = await receipt_checks.receive_goods(
+            conn, clock, settings, fresh, plan.ledger[receipt_checks.TABLE])
+        rejected.update(refused)
     for name, writes in plan.lww.items():
         await store.apply_lww(conn, name, writes, rev)
     for name, rows in plan.ledger.items():
