@@ -182,7 +182,7 @@ def touched_by(changes: Iterable[tuple[str, str, Mapping[str, Any]]]) -> Touched
     lines: set[str] = set()
     everything = False
     for table, pk, vals in changes:
-        if table == "stock_move":
+        if table in ("stock_move", "goods_receipt"):  # a goods receipt books a stock move
             if vals.get("product_id"):
                 products.add(str(vals["product_id"]))
         elif table == "sales_order_line":
