@@ -1,0 +1,112 @@
+"""Why each supplier that could have had an order did not: one ``Alternative`` per supplier
+with agreements for the item that got no part of the order.
+
+Pure. The reasons are checked in this order, the first that holds is given:
+
+1. ``blocked``; 2. ``below_score`` (under the threshold, no override);
+3. ``not_valid``: no agreement line valid on its order date (``due - lead``, not before today);
+4. ``min_qty``: its smallest tier is above the order quantity;
+5. ``lead_time``: it would be late while the order is bought on time;
+6. then its cost for the whole order quantity (best tier it reaches) against the allocation's
+   average unit price: dearer is ``price``; as cheap is ``priority`` (ties go to the lower
+   priority number, then the shorter lead time, then the supplier code); cheaper is
+   ``capacity`` when its week had less left than the order, else ``quota`` when a quota on the
+   item sent volume elsewhere, else ``gap`` (the solver proved its answer within the allowed
+   tolerance, and this supplier is inside it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+
+from server.domain.planning.render import price_text, qty_text
+from server.domain.procurement.allocation_model import Alternative, OrderAllocation, Reason
+from server.domain.procurement.options import (
+    Candidates,
+    Option,
+    Week,
+    line_option,
+    supplier_excluded,
+)
+
+__all__ = ["explain"]
+
+
+def _money(v: Decimal) -> str:
+    return price_text(v.normalize()) if v == v.to_integral_value() else price_text(v)
+
+
+def explain(c: Candidates, i: int, oa: OrderAllocation, usage: Mapping[tuple[str, Week], Decimal],
+            rule_choice: str | None) -> OrderAllocation:
+    """``oa`` with its alternatives and the supplier the one-order rule would have picked."""
+    inp = c.inp
+    need = inp.needs[i]
+    chosen = {p.supplier for p in oa.parts}
+    lines: dict[str, list] = {}
+    for a in inp.agreements:
+        if a.sku == need.sku and str(a.kind) == str(need.kind) and a.supplier not in chosen:
+            lines.setdefault(a.supplier, []).append(a)
+    on_time = bool(oa.parts) and not any(p.late for p in oa.parts)
+    avg = oa.cost / need.qty if oa.parts and need.qty else None
+    best_priority = min((p.priority for p in oa.parts), default=None)
+    quota_elsewhere = any(q.sku == need.sku for q in inp.quotas)
+    out: list[Alternative] = []
+    for s in sorted(lines):
+        out.append(_why(c, i, s, lines[s], on_time, avg, best_priority, usage, quota_elsewhere))
+    return replace(oa, alternatives=tuple(out), cheapest_rule=rule_choice)
+
+
+def _why(c: Candidates, i: int, s: str, lines: list, on_time: bool, avg: Decimal | None,
+         best_priority: int | None, usage: Mapping[tuple[str, Week], Decimal], quota: bool) -> Alternative:
+    inp = c.inp
+    need = inp.needs[i]
+    excluded = supplier_excluded(inp, s, any(a.blocked for a in lines))
+    if excluded == "blocked":
+        return Alternative(s, Reason.BLOCKED, f"{s} is blocked")
+    if excluded == "below_score":
+        return Alternative(s, Reason.BELOW_SCORE, (
+            f"score {inp.scores[s]} is below the threshold {inp.score_threshold}; "
+            "an override would allow it"))
+    valid = [a for a in lines if line_option(inp, i, replace(need, qty=max(need.qty, a.min_qty)), a)]
+    if not valid:
+        lead = need.lead_time_days if lines[0].lead_time_days is None else lines[0].lead_time_days
+        placed = max(inp.today, need.due - dt.timedelta(days=lead))
+        spans = ", ".join(f"{a.valid_from}..{a.valid_to or 'open'}" for a in lines)
+        return Alternative(s, Reason.NOT_VALID, f"ordered on {placed}, its agreements are valid {spans}")
+    options: list[Option] = [o for a in valid if (o := line_option(inp, i, need, a)) is not None]
+    if not options:
+        smallest = min(a.min_qty for a in valid)
+        return Alternative(s, Reason.MIN_QTY,
+                           f"its smallest tier is {qty_text(smallest)}, the order is {qty_text(need.qty)}")
+    best = min(options, key=c.rank)
+    price, cost = best.line.unit_price, best.line.unit_price * need.qty
+    if best.late and on_time:
+        arrives = best.placed + dt.timedelta(days=best.lead)
+        return Alternative(s, Reason.LEAD_TIME, (
+            f"lead time {best.lead} days: ordered {best.placed} it arrives {arrives}, "
+            f"after the due date {need.due}"), price, cost)
+    if avg is None or price > avg:
+        against = "" if avg is None else f" against {_money(avg)} chosen"
+        return Alternative(s, Reason.PRICE, f"{_money(price)} each for {qty_text(need.qty)}{against}",
+                           price, cost)
+    if price == avg:
+        return Alternative(s, Reason.PRIORITY, (
+            f"as cheap at {_money(price)}, priority {best.line.priority} against {best_priority}; "
+            "ties go to the lower priority, then the shorter lead time, then the supplier code"),
+            price, cost)
+    cap = c.capacity_of(best)
+    if cap is not None:
+        left = cap - usage.get((s, best.week), Decimal(0))
+        if left < need.qty:
+            return Alternative(s, Reason.CAPACITY, (
+                f"cheaper at {_money(price)}, but week {best.week[0]}-W{best.week[1]:02d} had "
+                f"{qty_text(max(left, Decimal(0)))} of its {qty_text(cap)} left"), price, cost)
+    if quota:
+        return Alternative(s, Reason.QUOTA, f"cheaper at {_money(price)}, but a quota on "
+                           f"{need.sku} sends volume to another supplier", price, cost)
+    return Alternative(s, Reason.GAP, (
+        f"cheaper at {_money(price)} by less than the solver's tolerance "
+        f"({inp.mip_rel_gap:.1%} of the total)"), price, cost)
