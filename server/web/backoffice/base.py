@@ -1,0 +1,141 @@
+"""What every back-office page shares: who is signed in, in which language, the CSRF check of a
+POST, rendering a page, and turning a refused request into a page that says what to do (a 4xx,
+never a 500)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, Response
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.response import Redirect
+
+from server.domain.sync.principal import Principal
+from server.errors import STATUS
+from server.web.backoffice import session
+from server.web.backoffice.i18n import LANG_COOKIE, Lang, choose, translator
+from server.web.backoffice.render import html
+from shared.errors import DomainError
+
+__all__ = [
+    "NAV",
+    "CrossSite",
+    "Ctx",
+    "LoginRequired",
+    "Req",
+    "check_origin",
+    "exception_handlers",
+    "lang_of",
+    "now",
+    "page",
+    "require",
+    "status_of",
+]
+
+Req = Request[Any, Any, State]
+NAV: list[tuple[str, str]] = []  # (catalogue key, path) of pages added beside the four fixed ones
+
+
+class LoginRequired(Exception):
+    """No valid session: pages redirect to the login form."""
+
+
+class CrossSite(Exception):
+    """A POST whose Origin is not this site (or a non-htmx POST without one)."""
+
+
+@dataclass(frozen=True)
+class Ctx:
+    principal: Principal
+    lang: Lang
+    here: str  # this page's path and query, for the language switch to come back to
+
+    @property
+    def t(self) -> Any:
+        return translator(self.lang)
+
+
+def lang_of(request: Req) -> Lang:
+    return choose(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def _here(request: Req) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+async def require(request: Req) -> Ctx:
+    """The signed-in back-office principal, or LoginRequired."""
+    s = request.app.state
+    hashed = session.verify(s.secret, request.cookies.get(session.COOKIE), int(time.time()))
+    principal = await session.principal_for(s.db, s.settings, hashed) if hashed else None
+    if principal is None:
+        raise LoginRequired
+    return Ctx(principal, lang_of(request), _here(request))
+
+
+def check_origin(request: Req) -> None:
+    if not session.same_origin(request.headers.get("origin"), request.headers.get("host"),
+                               request.headers.get("hx-request") == "true"):
+        raise CrossSite
+
+
+def now(request: Req) -> dt.datetime:
+    return dt.datetime.fromtimestamp(request.app.state.clock.now_ms() / 1000, dt.UTC)
+
+
+def page(ctx: Ctx, template: str, section: str, status: int = 200, **context: Any) -> Response[str]:
+    context.setdefault("error", None)
+    context.setdefault("notice", None)
+    return html(template, ctx.lang, status, section=section, here=ctx.here, user=ctx.principal.user,
+                extra_nav=NAV, **context)
+
+
+def status_of(exc: DomainError) -> int:
+    return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+
+
+# ---- refused requests as pages -------------------------------------------------------------------
+
+
+def _error_page(request: Req, status: int, message: str) -> Response[str]:
+    return html("error.html", lang_of(request), status, section="", here=_here(request), user=None,
+                extra_nav=NAV, error=message, notice=None)
+
+
+def _login_required(request: Req, exc: LoginRequired) -> Response[Any]:
+    if request.headers.get("hx-request") == "true":  # htmx follows this header, not a redirect
+        return Response("", status_code=401, headers={"HX-Redirect": "/backoffice/login"})
+    if request.method != "GET":
+        return _error_page(request, 401, translator(lang_of(request))("msg_login_required"))
+    return Redirect("/backoffice/login", status_code=303)
+
+
+def _cross_site(request: Req, exc: CrossSite) -> Response[str]:
+    return _error_page(request, 403, translator(lang_of(request))("err_cross_site"))
+
+
+def _domain(request: Req, exc: DomainError) -> Response[str]:
+    return _error_page(request, status_of(exc), exc.detail)
+
+
+def _http(request: Req, exc: HTTPException) -> Response[str]:
+    status = exc.status_code if exc.status_code < 500 else 503
+    detail = str(exc.detail)
+    extra = getattr(exc, "extra", None)
+    if isinstance(extra, list):  # Litestar's validation errors: name each bad parameter
+        detail += ": " + "; ".join(f"{e.get('key', '')} {e.get('message', '')}".strip()
+                                   for e in extra if isinstance(e, dict))
+    return _error_page(request, status, detail)
+
+
+exception_handlers: dict[Any, Any] = {
+    LoginRequired: _login_required,
+    CrossSite: _cross_site,
+    DomainError: _domain,
+    HTTPException: _http,
+}

@@ -1,0 +1,204 @@
+"""The back office over real HTTP with its session cookie: who may sign in, that each page shows
+the demo company's real rows, and that its forms change the data through the domain services."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.web.conftest import Demo
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_a_sales_token_is_refused_and_says_which_token_is_needed(demo: Demo) -> None:
+    with demo.client() as c:
+        r = c.post("/backoffice/login", data={"token": demo.tokens["sales"]})
+        assert r.status_code == 403
+        assert "belongs to a sales device" in r.text
+        assert "fs_session" not in r.headers.get("set-cookie", "")
+        assert c.get("/backoffice/sync").status_code == 303  # still signed out
+
+
+def test_an_unknown_or_empty_token_is_refused_with_a_message(demo: Demo) -> None:
+    with demo.client() as c:
+        assert c.post("/backoffice/login", data={"token": "nope"}).status_code == 401
+        r = c.post("/backoffice/login", data={"token": ""})
+        assert r.status_code == 400 and "Paste a token" in r.text
+
+
+def test_a_backoffice_token_signs_in_with_a_strict_httponly_cookie(demo: Demo) -> None:
+    with demo.client() as c:
+        r = c.post("/backoffice/login", data={"token": demo.tokens["backoffice"]})
+        assert r.status_code == 303 and r.headers["location"] == "/backoffice/"
+        cookie = r.headers["set-cookie"].lower()
+        assert "fs_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+        assert "Signed in as" in c.get("/backoffice/sync").text
+        c.post("/backoffice/logout")
+        assert c.get("/backoffice/sync").status_code == 303
+
+
+def test_the_bootstrap_token_signs_in_too(demo: Demo) -> None:
+    with demo.login("bootstrap") as c:
+        assert "bootstrap" in c.get("/backoffice/sync").text
+
+
+def test_pages_need_a_session_and_a_forged_cookie_is_not_one(demo: Demo) -> None:
+    with demo.client(cookies={"fs_session": "eyJoIjoiYSIsInQiOjF9.forged"}) as c:
+        r = c.get("/backoffice/master/products")
+        assert r.status_code == 303 and r.headers["location"] == "/backoffice/login"
+        r = c.get("/backoffice/master/products", headers={"HX-Request": "true"})
+        assert r.status_code == 401 and r.headers["hx-redirect"] == "/backoffice/login"
+
+
+def test_a_post_from_another_site_is_refused(demo: Demo) -> None:
+    with demo.login() as c:
+        r = c.post("/backoffice/planning/runs", data={"today": "2026-12-01"},
+                   headers={"Origin": "https://evil.example"})
+        assert r.status_code == 403 and "another site" in r.text
+
+
+def test_sync_page_lists_the_demo_devices_with_role_and_warehouse(demo: Demo) -> None:
+    with demo.login() as c:
+        text = _text(c.get("/backoffice/sync").text)
+    assert "alice" in text and "WH1" in text
+    assert "Active devices" in text and "Rejected changes (quarantine)" in text and "Conflicts" in text
+
+
+def test_a_revoked_device_leaves_the_active_list_and_its_token_stops_working(demo: Demo) -> None:
+    with demo.login() as c:
+        r = c.post("/api/v1/devices", json={"user": "temp-rep", "role": "sales"},
+                   headers={"Authorization": f"Bearer {demo.tokens['bootstrap']}"})
+        device_id = r.json()["device_id"]
+        page = c.get("/backoffice/sync").text
+        active = page.split('id="devices"')[1].split("</table>")[0]
+        assert device_id in active
+        r = c.post(f"/backoffice/sync/devices/{device_id}/revoke", headers={"HX-Request": "true"})
+        assert r.status_code == 200 and r.text == ""
+        page = c.get("/backoffice/sync").text
+        assert device_id not in page.split('id="devices"')[1].split("</table>")[0]
+        assert device_id in page.split('id="revoked"')[1]
+
+
+def test_revoking_an_unknown_device_is_a_404_page_not_a_500(demo: Demo) -> None:
+    with demo.login() as c:
+        r = c.post("/backoffice/sync/devices/not-a-uuid/revoke", headers={"HX-Request": "true"})
+        assert r.status_code == 404 and "no device" in r.text
+
+
+def test_master_data_lists_show_demo_rows(demo: Demo) -> None:
+    with demo.login() as c:
+        pages = {kind: _text(c.get(f"/backoffice/master/{kind}").text)
+                 for kind in ("products", "customers", "suppliers", "price-agreements", "warehouses")}
+    assert "FG-DESK-140" in pages["products"] and "Office desk 140×70" in pages["products"]
+    assert "Brightline Consulting BV" in pages["customers"]
+    assert "宁波佳力传动有限公司" in pages["suppliers"]
+    assert "RM-TUBE-60" in pages["price-agreements"] and "3.95" in pages["price-agreements"]
+    assert "City depot, Rotterdam 城市仓" in pages["warehouses"]
+
+
+def test_the_filter_narrows_a_list_and_htmx_gets_only_the_rows(demo: Demo) -> None:
+    with demo.login() as c:
+        r = c.get("/backoffice/master/products", params={"q": "chair"},
+                  headers={"HX-Request": "true", "HX-Target": "rows"})
+    assert r.status_code == 200 and r.text.lstrip().startswith('<div id="rows">')
+    assert "FG-CHAIR-ERG" in r.text and "FG-DESK-140" not in r.text
+
+
+def test_a_product_shows_its_bom_through_all_levels_and_its_stock(demo: Demo) -> None:
+    with demo.login() as c:
+        text = _text(c.get("/backoffice/master/product/FG-DESK-140").text)
+        missing = c.get("/backoffice/master/product/NO-SUCH-SKU")
+    assert "SA-TOP-140" in text and "RM-SCREW-M6" in text and "WH1" in text
+    assert missing.status_code == 404 and "There is no product" in missing.text
+
+
+def test_an_unknown_list_or_bad_page_number_is_a_4xx_page(demo: Demo) -> None:
+    with demo.login() as c:
+        assert c.get("/backoffice/master/nope").status_code == 404
+        r = c.get("/backoffice/master/products", params={"page": "x"})
+        assert r.status_code == 400 and "text/html" in r.headers["content-type"]
+
+
+def test_running_mrp_from_the_page_keeps_a_run_with_its_planned_orders(demo: Demo) -> None:
+    with demo.login() as c:
+        r = c.post("/backoffice/planning/runs", data={"today": "2026-12-01"})
+        assert r.status_code == 303
+        run = _text(c.get(r.headers["location"]).text)
+        assert "Planned orders" in run and "FG-DESK-160E" in run
+        r2 = c.post("/backoffice/planning/runs", data={"today": "2026-12-02"})
+        a, b = r.headers["location"].rsplit("/", 1)[1], r2.headers["location"].rsplit("/", 1)[1]
+        cmp = _text(c.get("/backoffice/planning/compare", params={"a": a, "b": b}).text)
+        assert "Compare two MRP runs" in cmp and "2026-12-02" in cmp
+        listing = c.get("/backoffice/planning").text
+        assert a in listing and b in listing
+
+
+def test_a_bad_planning_day_rerenders_the_form_with_a_message(demo: Demo) -> None:
+    with demo.login() as c:
+        r = c.post("/backoffice/planning/runs", data={"today": "31/12/2026"})
+        assert r.status_code == 400 and "YYYY-MM-DD" in r.text
+        assert c.get("/backoffice/planning/runs/nope").status_code == 404
+        assert c.get("/backoffice/planning/compare", params={"a": "x"}).status_code == 400
+
+
+def test_the_kitting_check_shows_buildable_units_and_what_runs_out(demo: Demo) -> None:
+    with demo.login() as c:
+        r = c.get("/backoffice/planning/kitting", params={"sku": "FG-DESK-140", "warehouse": "WH1",
+                                                          "by": "2026-12-31"})
+        assert r.status_code == 200
+        assert 'id="kit-figures"' in r.text and "Buildable by" in r.text
+        bad = c.get("/backoffice/planning/kitting", params={"sku": "NOPE", "warehouse": "WH1"})
+        assert bad.status_code == 404 and "no product" in bad.text
+
+
+def test_ticked_sales_orders_get_production_orders_and_move_to_scheduled(demo: Demo) -> None:
+    with demo.login() as c:
+        listed = c.get("/backoffice/orders").text
+        numbers = re.findall(r'name="order" value="([^"]+)"', listed)
+        assert len(numbers) >= 2
+        chosen = numbers[-2:]  # the latest due: no other test of the module schedules them
+        r = c.post("/backoffice/orders/production", data={"order": chosen, "combine": "1"})
+        assert r.status_code == 200, r.text
+        assert "Production orders just created" in r.text and "PO-MFG-" in r.text
+        still_open = re.findall(r'name="order" value="([^"]+)"', r.text)
+        assert not set(chosen) & set(still_open)
+        again = c.post("/backoffice/orders/production", data={"order": chosen})
+        assert again.status_code == 409 and "scheduled" in again.text
+    statuses = _order_statuses_as_pulled(demo)
+    assert all(statuses[n] == "scheduled" for n in chosen), statuses
+
+
+def _order_statuses_as_pulled(demo: Demo) -> dict[str, str]:
+    """Sales order number -> status as a back-office device pulls them (JSON API), which is what
+    a rep's phone would read next."""
+    cells: dict[str, dict[str, object]] = {}
+    cursor: str | None = None
+    with httpx.Client(base_url=demo.url, timeout=30) as api:
+        while True:
+            params: dict[str, str | int] = {"limit": 5000, **({"cursor": cursor} if cursor else {})}
+            page = api.get("/api/v1/sync/pull", params=params,
+                           headers={"Authorization": f"Bearer {demo.tokens['backoffice']}",
+                                    "Accept": "application/json"}).json()
+            for ch in page["changes"]:
+                if ch["table"] == "sales_order":
+                    cells.setdefault(ch["pk"], {}).update(ch["vals"])
+            cursor = page["cursor"]
+            if not page["more"]:
+                break
+    return {str(v.get("number")): str(v.get("status")) for v in cells.values()}
+
+
+def test_creating_production_with_nothing_ticked_says_so(demo: Demo) -> None:
+    with demo.login() as c:
+        r = c.post("/backoffice/orders/production", data={})
+        assert r.status_code == 400 and "Tick at least one" in r.text
+
+
+def test_static_htmx_is_served_locally(demo: Demo) -> None:
+    with demo.client() as c:
+        r = c.get("/backoffice/static/htmx.min.js")
+        assert r.status_code == 200 and "htmx" in r.text[:2000]
