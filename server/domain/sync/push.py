@@ -30,7 +30,7 @@ from server.domain.sync.clock import ServerClock
 from server.domain.sync.principal import Principal
 from server.domain.sync.scopes import expected_value
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.registry import REGISTRY, Everyone, InWarehouse, Kind, OwnedBy, Via
+from shared.registry import REGISTRY, Everyone, InWarehouse, Kind, OwnedBy, Role, Scope, Via
 from shared.values import to_wire
 from sync.merge import version_bytes
 from sync.protocol import Change, PushRequest, PushResponse, Rejection
@@ -152,19 +152,17 @@ async def _resolve(conn: AsyncConnection, principal: Principal, checked: list[Ch
     state = await _load_state(conn, principal, checked)
     plan = _Plan()
     site = principal.device_id or ""
-
-    def needs_state(ch: Checked) -> bool:
-        rule = ch.table.write_rule(principal.role)
-        return (rule is None or not isinstance(rule.scope, Everyone)
-                or any(n in _status_names(ch.table.name) for n in ch.vals))
+    role = principal.role
 
     for ch in checked:
         c, t, key = ch.change, ch.table, (ch.table.name, ch.change.pk)
+        policy = _policy(t.name, role)
         row = state.get(key)
-        why = _scope_violation(ch, row, principal, state)
-        if why is not None:
-            plan.rejected[c.seq] = Rejection(seq=c.seq, reason="forbidden", detail=why)
-            continue
+        if not policy.everyone:
+            why = _scope_violation(ch, row, principal, state)
+            if why is not None:
+                plan.rejected[c.seq] = Rejection(seq=c.seq, reason="forbidden", detail=why)
+                continue
         if t.kind is Kind.LEDGER:
             if row is not None:
                 diff = [n for n in ch.vals if _differs(row.get(n), ch.vals[n])]
@@ -179,19 +177,20 @@ async def _resolve(conn: AsyncConnection, principal: Principal, checked: list[Ch
             state[key] = new_row
             plan.ledger[t.name].append({"id": c.pk, **new_row, "_ts": c.ts, "_site": site, "_rev": rev})
             continue
-        vals = dict(ch.vals)
-        for name in list(vals):
-            col = t.column(name)
-            if col is None or not col.is_status or row is None:
-                continue
-            if col.rank(vals[name]) < col.rank(row.get(name)):
-                plan.conflicts.append({
-                    "seq": c.seq, "table_name": t.name, "pk": c.pk, "column_name": name, "ts": c.ts,
-                    "attempted": str(vals[name]), "current": str(row.get(name))})
-                del vals[name]
+        vals = ch.vals
+        writes_status = policy.writes_status(vals)
+        if writes_status and row is not None:
+            vals = dict(vals)
+            for name in [n for n in vals if n in policy.status]:
+                col = t.by_name[name]
+                if col.rank(vals[name]) < col.rank(row.get(name)):
+                    plan.conflicts.append({
+                        "seq": c.seq, "table_name": t.name, "pk": c.pk, "column_name": name, "ts": c.ts,
+                        "attempted": str(vals[name]), "current": str(row.get(name))})
+                    del vals[name]
         if not vals:
             continue
-        if row is not None or needs_state(ch):
+        if row is not None or policy.always or writes_status:
             # later changes of this batch check scopes and status order against this one
             if row is None:
                 row = state[key] = {}
@@ -206,9 +205,27 @@ async def _resolve(conn: AsyncConnection, principal: Principal, checked: list[Ch
     return plan
 
 
+@dataclass(frozen=True)
+class _Policy:
+    """What the checks against stored rows need for one table and role, decided once."""
+
+    scope: Scope
+    everyone: bool  # the role may write every row: no scope to check
+    always: bool  # every change needs its stored row (a ledger, or a scope to check)
+    status: frozenset[str]  # status columns: a change writing one needs its stored row
+
+    def writes_status(self, vals: dict[str, Any]) -> bool:
+        return bool(self.status) and not self.status.isdisjoint(vals)
+
+
 @cache
-def _status_names(table: str) -> frozenset[str]:
-    return frozenset(c.name for c in REGISTRY[table].columns if c.is_status)
+def _policy(name: str, role: Role) -> _Policy:
+    t = REGISTRY[name]
+    rule = t.write_rule(role)
+    scope: Scope = rule.scope if rule is not None else Everyone()
+    everyone = isinstance(scope, Everyone)
+    return _Policy(scope=scope, everyone=everyone, always=t.kind is Kind.LEDGER or not everyone,
+                   status=frozenset(c.name for c in t.columns if c.is_status))
 
 
 def _kept_vals(vals: dict[str, Any], limit: int = 100_000) -> str:
@@ -235,13 +252,13 @@ async def _load_state(conn: AsyncConnection, principal: Principal,
     rows under a scope, and the parents that scope rows hang from."""
     needs: dict[str, set[str]] = defaultdict(set)
     vias: list[tuple[str, str, Via]] = []
+    role = principal.role
     for ch in checked:
         t, pk = ch.table, ch.change.pk
-        rule = t.write_rule(principal.role)
-        scope = rule.scope if rule is not None else Everyone()
-        if t.kind is Kind.LEDGER or not isinstance(scope, Everyone) or any(
-                (col := t.column(n)) is not None and col.is_status for n in ch.vals):
+        policy = _policy(t.name, role)
+        if policy.always or policy.writes_status(ch.vals):
             needs[t.name].add(pk)
+        scope = policy.scope
         if isinstance(scope, Via):
             vias.append((t.name, pk, scope))
             parent = ch.vals.get(scope.column)
