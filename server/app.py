@@ -18,6 +18,7 @@ from server.domain.inventory.refresher import Refresher
 from server.domain.masterdata.controllers import ImportController, MasterDataController
 from server.domain.planning.kitting_controllers import KittingController
 from server.domain.planning.mrp_controllers import PlanningController
+from server.domain.procurement.controllers import ProcurementController
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.controllers import DeviceController, HealthController, SyncController
 from server.domain.sync.devices import Authenticator
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[HealthController, DeviceController, SyncController, MasterDataController, ImportController,
-                        KittingController, PlanningController, backoffice.router()],
+                        KittingController, PlanningController, ProcurementController, backoffice.router()],
         lifespan=[lifespan],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

@@ -17,14 +17,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.db.engine import Database
 from server.db.masterdata import purchase_order_line, supplier
+from server.db.retry import retrying
 from server.db.schema import sql_tables
 from server.domain.procurement.receipts import receipt_status
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.server_writes import ServerWrite, write_as_server
 from shared.values import to_wire
 
-__all__ = ["refresh", "stale"]
+__all__ = ["refresh", "refresh_all", "stale"]
 
 _CHUNK = 500
 purchase_receipt = sql_tables["purchase_receipt"]
@@ -79,3 +81,13 @@ async def refresh(conn: AsyncConnection, clock: ServerClock, line_ids: Collectio
     if writes:
         await write_as_server(conn, clock, writes)
     return len(writes)
+
+
+async def refresh_all(db: Database, clock: ServerClock) -> int:
+    """``refresh`` of every line in its own transaction (after ``fieldsync import``, say)."""
+
+    async def attempt() -> int:
+        async with db.write() as conn:
+            return await refresh(conn, clock)
+
+    return await retrying(attempt)

@@ -6,10 +6,11 @@ accepted ones (they become stock) and sends the rejected ones back with a reason
 received is everything delivered, so a line closes once the supplier delivered its quantity,
 whatever inspection kept; the next MRP run plans the shortage that rejections leave.
 
-A receipt is refused when the line is unknown or closed, the receipt is for another warehouse or
+A receipt is refused when the line is unknown or was closed short (by the office or an import,
+before everything came), the receipt is for another warehouse or
 product, a quantity is negative or both are zero, a rejection has no reason, or the delivered
 total would pass the ordered quantity by more than the tolerance (a percentage of the ordered
-quantity). Each refusal carries a stable code that leads its sentence (``over_receipt: ...``),
+quantity), also when earlier receipts already closed the line by delivering it in full. Each refusal carries a stable code that leads its sentence (``over_receipt: ...``),
 because the wire's rejection reasons are the fixed ones of PROTOCOL.md.
 """
 
@@ -107,9 +108,9 @@ def check(line: Line | None, r: Receipt, tolerance_pct: Decimal) -> Refusal | No
                                           "not at this receipt's warehouse", forbidden=True)
     if r.product_id != line.product_id:
         return Refusal("wrong_product", f"{line.number} orders {line.sku}; this receipt names another product")
-    if line.status != "open":
-        return Refusal("receipt_closed", f"{line.number} ({line.sku}) is closed; nothing more can be received "
-                                         "against it")
+    if line.status != "open" and line.qty_received < line.qty:
+        return Refusal("receipt_closed", f"{line.number} ({line.sku}) was closed before everything came; "
+                                         "nothing more can be received against it")
     more = allowance(line, tolerance_pct)
     if r.delivered > more:
         return Refusal("over_receipt", f"{line.number} expects {_q(line.qty)} of {line.sku}, "
