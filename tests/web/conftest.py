@@ -9,11 +9,12 @@ reads, so the shared server stays fair to every test in the module.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -21,9 +22,10 @@ import pytest
 from server.app import open_service
 from server.config import Settings
 from server.demo import load_demo
-from tests.pg import create_database, drop_database
+from tests.pg import PostgresUnavailable, base_pg_url, create_database, drop_database
 from tests.server.conftest import LiveServer
 
+T = TypeVar("T")
 BOOT = "web-bootstrap-token"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
@@ -35,9 +37,10 @@ class Demo:
     url: str
     tokens: dict[str, str]  # role -> a device token of the demo's devices ("bootstrap" too)
 
-    def client(self, **kw: Any) -> httpx.Client:
+    def client(self, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Client:
+        """A client that sends this site's Origin on every request, as a browser does on POSTs."""
         return httpx.Client(base_url=self.url, timeout=30, follow_redirects=False,
-                            headers={"Origin": self.url}, **kw)
+                            headers={"Origin": self.url, **(headers or {})}, **kw)
 
     @contextmanager
     def login(self, role: str = "backoffice", lang: str = "en") -> Iterator[httpx.Client]:
@@ -46,6 +49,13 @@ class Demo:
             r = c.post("/backoffice/login", data={"token": self.tokens[role]})
             assert r.status_code == 303, r.text
             yield c
+
+
+def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn`` in a thread of its own: these helpers call asyncio.run, and once the session's
+    browser is up, Playwright's event loop runs in the test thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args).result()
 
 
 async def _load(settings: Settings) -> list[tuple[str, str]]:
@@ -64,10 +74,13 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('web') / 'web.db'}"
     else:
-        base = request.getfixturevalue("pg_base_url")
-        url = create_database(base)
+        try:
+            base = _off_loop(base_pg_url)
+        except PostgresUnavailable as e:
+            pytest.fail(f"PostgreSQL is required for the postgres tests: {e}", pytrace=False)
+        url = _off_loop(create_database, base)
     settings = Settings(database_url=url, bootstrap_token=BOOT)
-    codes = asyncio.run(_load(settings))
+    codes = _off_loop(lambda: asyncio.run(_load(settings)))
     server = LiveServer(settings)
     server.start()
     try:
@@ -81,7 +94,7 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     finally:
         server.stop()
         if base is not None:
-            drop_database(url, base)
+            _off_loop(drop_database, url, base)
 
 
 @pytest.fixture(scope="session")
