@@ -77,10 +77,10 @@ class Company:
             self.ids[("sales_order_line", f"{number}/{i}")] = line
         return pk
 
-    async def move(self, sku: str, warehouse: str, qty: str, kind: str) -> str:
+    async def move(self, sku: str, warehouse: str, qty: str, kind: str, ref: str = "test") -> str:
         return await self.write("stock_move", new_id(), {
             "product_id": self.id("product", sku), "warehouse_id": self.id("warehouse", warehouse),
-            "qty": qty, "kind": kind, "ref": "test"})
+            "qty": qty, "kind": kind, "ref": ref})
 
     async def bom(self, parent: str, component: str, qty_per: str, scrap_pct: str = "0") -> str:
         return await self.insert(bom_line, parent_id=self.id("product", parent),

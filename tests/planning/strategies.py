@@ -22,8 +22,10 @@ from server.domain.planning.model import (
     Item,
     ItemKind,
     LotRule,
+    Peg,
     PlanningInput,
     Receipt,
+    ReceiptKind,
     SupplyChoice,
 )
 
@@ -105,8 +107,17 @@ def demands(draw: st.DrawFn, skus: list[str], n: int) -> Demand:
 
 @st.composite
 def receipts(draw: st.DrawFn, skus: list[str], n: int) -> Receipt:
-    return Receipt(f"PO-{n}", draw(st.sampled_from(skus)), draw(st.sampled_from(WAREHOUSES)), draw(dates),
-                   draw(st.sampled_from(QTYS)))
+    """A purchase order line, or a production order (which allocates its components) with
+    something already issued to it now and then."""
+    sku, wh, day, qty = (draw(st.sampled_from(skus)), draw(st.sampled_from(WAREHOUSES)), draw(dates),
+                         draw(st.sampled_from(QTYS)))
+    if draw(st.booleans()):
+        return Receipt(f"PO-{n}", sku, wh, day, qty)
+    issued = draw(st.lists(st.tuples(st.sampled_from(skus), st.sampled_from(QTYS)), max_size=2,
+                           unique_by=lambda t: t[0]))
+    pegs = draw(st.lists(st.sampled_from([q for q in QTYS if q <= qty / 2] or [qty]), max_size=1 if qty < 1 else 2))
+    return Receipt(f"MO-{n}", sku, wh, day, qty, ReceiptKind.PRODUCTION, tuple(sorted(issued)),
+                   tuple(Peg(f"SO-MO-{n}-{i}", q) for i, q in enumerate(pegs)))
 
 
 @st.composite
@@ -135,7 +146,7 @@ def change(draw: st.DrawFn, co: Company, n: int) -> set[str]:
     """Apply one random change to ``co`` in place; return the skus whose own inputs changed."""
     skus = sorted(co.items)
     what = draw(st.sampled_from(["add_demand", "add_demand", "drop_demand", "stock", "receipt",
-                                 "item", "bom_add", "bom_drop", "nothing"]))
+                                 "issue", "item", "bom_add", "bom_drop", "nothing"]))
     if what == "add_demand":
         d = draw(demands(skus, 1000 + n))
         co.demands.append(d)
@@ -157,6 +168,14 @@ def change(draw: st.DrawFn, co: Company, n: int) -> set[str]:
             r = draw(receipts(skus, 1000 + n))
             co.receipts.append(r)
         return {r.sku}
+    orders = [i for i, r in enumerate(co.receipts) if r.kind is ReceiptKind.PRODUCTION]
+    if what == "issue" and orders:  # a component issued to a production order: its requirement shrinks
+        i = draw(st.sampled_from(orders))
+        comp = draw(st.sampled_from(skus))
+        issued = dict(co.receipts[i].issued)
+        issued[comp] = issued.get(comp, Decimal(0)) + draw(st.sampled_from(QTYS))
+        co.receipts[i] = replace(co.receipts[i], issued=tuple(sorted(issued.items())))
+        return {comp}
     if what == "item":
         sku = draw(st.sampled_from(skus))
         new = draw(items(sku))

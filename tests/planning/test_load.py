@@ -21,6 +21,7 @@ from server.domain.planning.model import (
     ItemKind,
     LotRule,
     Receipt,
+    ReceiptKind,
 )
 from server.domain.planning.runs import input_version, snapshot
 from server.domain.planning.supply import Agreement, AgreementKind
@@ -118,7 +119,7 @@ async def test_forecasts_are_demand_named_forecast_sku_date(service: Service) ->
     ]
 
 
-async def test_open_purchase_and_production_orders_are_scheduled_receipts(service: Service) -> None:
+async def test_open_purchase_and_production_orders_are_scheduled_receipts_with_what_was_issued_and_delivered(service: Service) -> None:
     c = await small_company(service)
     await c.supplier("S01")
     await c.purchase_order("PO-1", "S01", "PART", "120", "2027-01-15")
@@ -129,10 +130,17 @@ async def test_open_purchase_and_production_orders_are_scheduled_receipts(servic
     await c.production_order("MO-2", "FG", "15", "2027-01-09", status="released")
     await c.production_order("MO-3", "FG", "99", "2027-01-10", status="done")
     await c.production_order("MO-4", "FG", "99", "2027-01-10", status="cancelled")
+    # what was issued to MO-2 and what it delivered: stock moves whose ref is its number
+    await c.move("PART", "WH1", "-12", "production_out", "MO-2")
+    await c.move("PART", "WH2", "-4", "production_out", "MO-2")  # from another warehouse: issued all the same
+    await c.move("PART", "WH1", "1.5", "production_out", "MO-2")  # one part handed back
+    await c.move("LEG", "WH1", "-9", "production_out", "MO-9")  # an order that is not open
+    await c.move("FG", "WH1", "5", "production_in", "MO-2")
+    await c.move("PART", "WH1", "-7", "issue", "MO-1")  # a plain issue is not issued to the order
     inp, _ = await load(service)
     assert sorted(inp.receipts, key=lambda r: r.ref) == [
-        Receipt("MO-1", "FG", "WH1", dt.date(2027, 1, 8), D(20)),
-        Receipt("MO-2", "FG", "WH1", dt.date(2027, 1, 9), D(15)),
+        Receipt("MO-1", "FG", "WH1", dt.date(2027, 1, 8), D(20), ReceiptKind.PRODUCTION),
+        Receipt("MO-2", "FG", "WH1", dt.date(2027, 1, 9), D(10), ReceiptKind.PRODUCTION, (("PART", D("14.5")),)),
         Receipt("PO-1", "PART", "WH1", dt.date(2027, 1, 15), D(120)),
         Receipt("PO-2", "PART", "WH2", dt.date(2027, 1, 20), D("14.5")),
     ]

@@ -19,9 +19,11 @@ from server.domain.planning.model import (
     Item,
     ItemKind,
     LotRule,
+    Peg,
     Plan,
     PlanningInput,
     Receipt,
+    ReceiptKind,
     SupplyChoice,
 )
 from server.domain.planning.mrp import Coverage, SupplyChooser, plan, plan_with_coverage
@@ -263,6 +265,35 @@ def test_a_component_is_pegged_to_the_sales_orders_its_parent_serves() -> None:
         ("C", "25 01-24 (01-24)", "SO-3 3"),
         ("A", "5 01-25 (01-24)", "SO-3 5"),
     ]
+
+
+def test_open_production_orders_allocate_what_they_still_need_of_their_components() -> None:
+    """A (make, 3 days) <- 2 B with 5 % scrap and 1 C;  B (buy, 0), 4 on hand, forecast 3 on
+    01-04;  C (buy, 2). Open production orders: MO-7 10 A due 01-12, made for SO-1 (6) and
+    SO-2 (4), 6 B and 10 C already issued to it; MO-8 4 A due 01-05, made for stock (no pegs),
+    nothing issued. SO-1 wants 6 A and SO-2 4 A on 01-12.
+    A: MO-8 brings 4 on 01-05, MO-7 10 on 01-12: the sales orders are covered, no A order.
+    MO-7 starts 01-09: B 10 x 2 x 1.05 = 21 - 6 issued = 15; C 10 - 10 issued = nothing.
+    Its B pegs: SO-1 6 x 2.1 = 12.6 and SO-2 8.4, the 6 issued taken from the first: SO-1
+    6.6, SO-2 8.4. MO-8 starts 01-02, moved to today 01-04: B 4 x 2.1 = 8.4, C 4, unpegged.
+    B, 01-04: the forecast first (allocations come after forecasts in a day, and consume
+    none), 4 - 3 - 8.4 = -7.4 -> 7.4 due 01-04; 01-09: -15 -> 15 due 01-09 for SO-1 and SO-2.
+    C, 01-04: -4 -> 4 due 01-04, should start 01-02: late."""
+    mo7 = Receipt("MO-7", "A", "WH1", day("01-12"), D(10), ReceiptKind.PRODUCTION, (("B", D(6)), ("C", D(10))),
+                  (Peg("SO-1", D(6)), Peg("SO-2", D(4))))
+    mo8 = Receipt("MO-8", "A", "WH1", day("01-05"), D(4), ReceiptKind.PRODUCTION)
+    p, cov = run([make("A", 3), buy("B"), buy("C", 2)], [line("A", "B", "2", "5"), line("A", "C", "1")],
+                 {("B", "WH1"): "4"}, [so("SO-1", "A", "01-12", "6"), so("SO-2", "A", "01-12", "4"),
+                                       fc("B", "01-04", "3")], [mo7, mo8])
+    assert orders(p) == [
+        ("B", "7.4 01-04 (01-04)", ""),
+        ("C", "4 01-04 (01-04) late", ""),
+        ("B", "15 01-09 (01-09)", "SO-1 6.6, SO-2 8.4"),
+    ]
+    got = {(c.demand.ref, c.demand.sku): (qty_text(c.stock), qty_text(c.receipts), qty_text(c.planned)) for c in cov}
+    assert got == {("SO-1", "A"): ("0", "6", "0"), ("SO-2", "A"): ("0", "4", "0"), ("forecast:B:2027-01-04", "B"): ("3", "0", "0"),
+                   ("MO-8", "B"): ("1", "0", "7.4"), ("MO-7", "B"): ("0", "0", "15"), ("MO-8", "C"): ("0", "0", "4")}
+    assert [c.demand.kind for c in cov if c.demand.ref.startswith("MO-")] == [DemandKind.PRODUCTION] * 3
 
 
 def test_supplier_choice_sets_lead_time_supplier_and_price_and_subcontract_explodes() -> None:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.domain.planning.model import DemandKind, ItemKind, Plan, PlanningInput
+from server.domain.planning.model import DemandKind, ItemKind, Plan, PlanningInput, ReceiptKind
 from server.domain.planning.mrp import Coverage, plan, plan_with_coverage
 from tests.planning.strategies import TODAY, Company, chooser, companies
 
@@ -39,12 +39,28 @@ def _week(d: dt.date) -> tuple[int, int]:
 
 
 def _effective_totals(inp: PlanningInput) -> dict[tuple[str, str, tuple[int, int]], Decimal]:
-    """Per product, warehouse and ISO week: sales + whatever forecast exceeds them."""
+    """Per product, warehouse and ISO week: sales + whatever forecast exceeds them, + what open
+    production orders still need of their components (from their start date)."""
     sales: dict[tuple[str, str, tuple[int, int]], Decimal] = defaultdict(Decimal)
     fc: dict[tuple[str, str, tuple[int, int]], Decimal] = defaultdict(Decimal)
     for d in inp.demands:
         (fc if d.kind is DemandKind.FORECAST else sales)[(d.sku, d.warehouse, _week(d.date))] += d.qty
-    return {k: sales[k] + max(Decimal(0), fc[k] - sales[k]) for k in sales.keys() | fc.keys()}
+    out = {k: sales[k] + max(Decimal(0), fc[k] - sales[k]) for k in sales.keys() | fc.keys()}
+    for r in inp.receipts:  # an open production order allocates what it still needs of its components
+        if r.kind is not ReceiptKind.PRODUCTION or r.qty <= 0:
+            continue
+        need: dict[str, Decimal] = defaultdict(Decimal)
+        for comp, f in _factor(inp, r.sku):
+            need[comp] += r.qty * f
+        for comp, q in r.issued:
+            if comp in need:
+                need[comp] -= q
+        start = max(TODAY, r.date - dt.timedelta(days=inp.items[r.sku].lead_time_days))
+        for comp, q in need.items():
+            if q > 0:
+                key = (comp, r.warehouse, _week(start))
+                out[key] = out.get(key, Decimal(0)) + q
+    return out
 
 
 @SETTINGS
@@ -73,6 +89,28 @@ def test_projected_on_hand_never_falls_below_safety_stock(co: Company, use_choos
             assert poh >= floor, (key, day, poh, floor)
 
 
+def _reserved_pegs(inp: PlanningInput) -> dict[tuple[str, str, str], list[tuple[str, Decimal]]]:
+    """Per (component, warehouse, production order): the order's pegs times the component's
+    factor, less what was issued to it, taken from the first pegs."""
+    out: dict[tuple[str, str, str], list[tuple[str, Decimal]]] = {}
+    for r in inp.receipts:
+        if r.kind is not ReceiptKind.PRODUCTION:
+            continue
+        factor: dict[str, Decimal] = defaultdict(Decimal)
+        for comp, f in _factor(inp, r.sku):
+            factor[comp] += f
+        for comp, f in factor.items():
+            issued = dict(r.issued).get(comp, Decimal(0))
+            pegs = []
+            for p in r.pegging:
+                take = max(Decimal(0), p.qty * f - issued)
+                issued = max(Decimal(0), issued - p.qty * f)
+                if take:
+                    pegs.append((p.demand, take))
+            out[(comp, r.warehouse, r.ref)] = pegs
+    return out
+
+
 @SETTINGS
 @given(companies(), st.booleans())
 def test_every_demand_is_covered_and_pegged(co: Company, use_chooser: bool) -> None:
@@ -90,8 +128,12 @@ def test_every_demand_is_covered_and_pegged(co: Company, use_chooser: bool) -> N
     assert {k: v for k, v in totals.items()} == {k: v for k, v in _effective_totals(inp).items() if v}
 
     inflow: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    reserved = _reserved_pegs(inp)
     for c in cov:
-        if c.planned:
+        if c.planned and c.demand.kind is DemandKind.PRODUCTION:  # hands on its order's pegs
+            for ref, q in reserved[(c.demand.sku, c.demand.warehouse, c.demand.ref)]:
+                inflow[(c.demand.sku, c.demand.warehouse)][ref] += q
+        elif c.planned:
             inflow[(c.demand.sku, c.demand.warehouse)][c.demand.ref] += c.planned
     pegged: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for o in p.planned_orders:

@@ -145,12 +145,18 @@ def test_orders_become_combined_production_orders_the_phone_reads_scheduled_and_
     assert status_seen_by(phone, so3) == "submitted"
 
     # the next MRP run: the production orders are receipts covering SO-1 and SO-2 (still demand
-    # until shipped), so only SO-3's 7 desks are planned, and their 7 tops
+    # until shipped), so only SO-3's 7 desks are planned; the tops are still all 22: 7 for
+    # SO-3's planned desks, 15 that the open desk order allocates, pegged to its sales orders
     after = http.post(RUNS, json={"today": TODAY}, headers=admin.headers).json()
-    assert planned(after["plan"], "FG-DESK") == 7 and planned(after["plan"], "TOP") == 7
+    assert planned(after["plan"], "FG-DESK") == 7 and planned(after["plan"], "TOP") == 22
     assert planned(after["plan"], "FG-CHAIR") == 0
     desk = [o for o in after["plan"]["planned_orders"] if o["sku"] == "FG-DESK"]
     assert [p["demand"] for o in desk for p in o["pegging"]] == ["SO-3"]
+    tops: dict[str, D] = {}
+    for o in after["plan"]["planned_orders"]:
+        for p in o["pegging"] if o["sku"] == "TOP" else ():
+            tops[p["demand"]] = tops.get(p["demand"], D(0)) + D(p["qty"])
+    assert tops == {"SO-1": 10, "SO-2": 5, "SO-3": 7}
     compare = http.get(f"{RUNS}/{before.json()['id']}/compare/{after['id']}", headers=admin.headers).json()
     assert compare["inputs_differ"] is True
     assert {(q["sku"], q["difference"]) for q in compare["quantities"]} >= {("FG-DESK", "-15"), ("FG-CHAIR", "-4")}

@@ -23,7 +23,12 @@ What counts (docs/planning.md repeats this for users):
   (no number, as on an order a phone has not had numbered: its id).
 - Forecasts: every forecast row (qty > 0), ``ref`` = ``forecast:<sku>:<date>``.
 - Receipts: open purchase order lines for what is still to come (``qty - qty_received`` > 0),
-  ref = the PO number; production orders ``planned`` or ``released``, ref = their number.
+  ref = the PO number; production orders ``planned`` or ``released``, ref = their number, for
+  their qty less what they delivered (``production_in`` moves whose ``ref`` is the order
+  number), with what was issued to them (``production_out`` moves whose ``ref`` is the order
+  number, negated, per component and whatever the warehouse): MRP plans only what they still
+  need of their components; and with the sales orders they were made for
+  (``production_order_peg``), which their components' planned orders then serve.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from server.db.masterdata import (
     purchase_order_line,
     supplier,
 )
+from server.db.planning_schema import production_order_peg
 from server.db.schema import sql_tables
 from server.domain.inventory.onhand import Move, on_hand
 from server.domain.planning.model import (
@@ -54,8 +60,10 @@ from server.domain.planning.model import (
     Item,
     ItemKind,
     LotRule,
+    Peg,
     PlanningInput,
     Receipt,
+    ReceiptKind,
 )
 from server.domain.planning.supply import Agreement, AgreementKind
 from shared.errors import InvalidInput
@@ -139,19 +147,35 @@ async def _bom(conn: AsyncConnection, sku_of: Mapping[str, str]) -> dict[str, tu
     return {p: tuple(sorted(ls, key=lambda ln: ln.component)) for p, ls in sorted(lines.items())}
 
 
+# (production order number, product id) -> qty: components issued to it, or goods it delivered
+Booked = dict[tuple[str, str], Decimal]
+
+
 async def _stock(conn: AsyncConnection, sku_of: Mapping[str, str],
-                 code_of: Mapping[str, str]) -> dict[tuple[str, str], Decimal]:
+                 code_of: Mapping[str, str]) -> tuple[dict[tuple[str, str], Decimal], Booked, Booked]:
+    """On hand per (sku, warehouse code); and, from the moves whose ``ref`` names a production
+    order, what was issued to it (``production_out``, negated) and what it delivered
+    (``production_in``)."""
     m = stock_move
     result = await conn.execute(select(m.c.id, m.c.product_id, m.c.warehouse_id, m.c.qty, m.c.kind,
-                                      m.c._ts, m.c._site))
-    moves = [Move(r.product_id, r.warehouse_id, r.qty, r.kind, r._ts, r._site, r.id)
-             for r in result if r.qty is not None]
+                                      m.c._ts, m.c._site, m.c.ref))
+    moves = []
+    issued: Booked = defaultdict(Decimal)
+    delivered: Booked = defaultdict(Decimal)
+    for r in result:
+        if r.qty is None:
+            continue
+        moves.append(Move(r.product_id, r.warehouse_id, r.qty, r.kind, r._ts, r._site, r.id))
+        if r.ref and r.kind == "production_out":
+            issued[(r.ref, r.product_id)] -= r.qty
+        elif r.ref and r.kind == "production_in":
+            delivered[(r.ref, r.product_id)] += r.qty
     out: dict[tuple[str, str], Decimal] = {}
     for (product_id, warehouse_id), qty in on_hand(moves).items():
         sku, code = sku_of.get(product_id), code_of.get(warehouse_id)
         if sku is not None and code is not None:
             out[(sku, code)] = out.get((sku, code), ZERO) + qty
-    return dict(sorted(out.items()))
+    return dict(sorted(out.items())), issued, delivered
 
 
 async def _sales_demands(conn: AsyncConnection, today: dt.date, sku_of: Mapping[str, str],
@@ -187,8 +211,8 @@ async def _forecasts(conn: AsyncConnection, sku_of: Mapping[str, str],
     return out
 
 
-async def _receipts(conn: AsyncConnection, sku_of: Mapping[str, str],
-                    code_of: Mapping[str, str]) -> list[Receipt]:
+async def _receipts(conn: AsyncConnection, sku_of: Mapping[str, str], code_of: Mapping[str, str],
+                    issued: Booked, delivered: Booked) -> list[Receipt]:
     out: list[Receipt] = []
     po = purchase_order_line
     for r in await conn.execute(
@@ -200,13 +224,28 @@ async def _receipts(conn: AsyncConnection, sku_of: Mapping[str, str],
         if sku is not None and code is not None and left > 0:
             out.append(Receipt(r.number, sku, code, r.due_date, left))
     mo = production_order
+    by_order: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    for (ref, product_id), q in issued.items():
+        comp = sku_of.get(product_id)
+        if comp is not None and q > 0:
+            by_order[ref].append((comp, q.normalize()))
+    open_mo = mo.c.status.in_(OPEN_PRODUCTION_STATES)
+    pg = production_order_peg
+    pegs: dict[str, list[Peg]] = defaultdict(list)
+    for r in await conn.execute(
+            select(pg.c.production_order_id, pg.c.sales_order_number, pg.c.qty)
+            .join(mo, mo.c.id == pg.c.production_order_id).where(open_mo)
+            .order_by(pg.c.production_order_id, pg.c.sales_order_number, pg.c.id)):
+        if r.qty > 0:
+            pegs[r.production_order_id].append(Peg(r.sales_order_number, r.qty))
     for m in await conn.execute(
-            select(mo.c.number, mo.c.product_id, mo.c.warehouse_id, mo.c.due_date, mo.c.qty)
-            .where(mo.c.status.in_(OPEN_PRODUCTION_STATES))
-            .order_by(mo.c.due_date, mo.c.number)):
+            select(mo.c.id, mo.c.number, mo.c.product_id, mo.c.warehouse_id, mo.c.due_date, mo.c.qty)
+            .where(open_mo).order_by(mo.c.due_date, mo.c.number)):
         sku, code = sku_of.get(m.product_id), code_of.get(m.warehouse_id)
-        if sku is not None and code is not None and m.qty > 0:
-            out.append(Receipt(m.number, sku, code, m.due_date, m.qty))
+        left = m.qty - delivered.get((m.number, m.product_id), ZERO)
+        if sku is not None and code is not None and left > 0:
+            out.append(Receipt(m.number, sku, code, m.due_date, left, ReceiptKind.PRODUCTION,
+                               tuple(sorted(by_order.get(m.number, ()))), tuple(pegs.get(m.id, ()))))
     return out
 
 
@@ -216,13 +255,14 @@ async def load_planning_input(conn: AsyncConnection, today: dt.date) -> Planning
     code_of = await _warehouses(conn)
     demands = await _sales_demands(conn, today, sku_of, code_of)
     demands += await _forecasts(conn, sku_of, code_of)
+    stock, issued, delivered = await _stock(conn, sku_of, code_of)
     return PlanningInput(
         today=today,
         items=items,
         bom=await _bom(conn, sku_of),
-        stock=await _stock(conn, sku_of, code_of),
+        stock=stock,
         demands=tuple(demands),
-        receipts=tuple(await _receipts(conn, sku_of, code_of)),
+        receipts=tuple(await _receipts(conn, sku_of, code_of, issued, delivered)),
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "PlannedOrder",
     "PlanningInput",
     "Receipt",
+    "ReceiptKind",
     "SupplyChoice",
 ]
 
@@ -44,6 +45,12 @@ class LotRule(StrEnum):
 class DemandKind(StrEnum):
     SALES = "sales"  # an open sales order line: make-to-order
     FORECAST = "forecast"  # make-to-stock
+    PRODUCTION = "production"  # what an open production order still needs of a component (MRP makes these)
+
+
+class ReceiptKind(StrEnum):
+    PURCHASE = "purchase"  # an open purchase order line
+    PRODUCTION = "production"  # an open production order: it also allocates its components
 
 
 @dataclass(frozen=True)
@@ -78,14 +85,27 @@ class Demand:
 
 
 @dataclass(frozen=True)
+class Peg:
+    demand: str  # Demand.ref of the independent demand this quantity ultimately serves
+    qty: Decimal
+
+
+@dataclass(frozen=True)
 class Receipt:
-    """A scheduled receipt: an open purchase or production order."""
+    """A scheduled receipt: an open purchase or production order. A production order also
+    allocates its components (mrp.py): ``issued`` is what was already issued to it, as
+    (component sku, qty) sorted by sku, and reduces what it still requires; ``pegging`` is
+    the demands it was made for (sales order number and qty), which its components' planned
+    orders then serve."""
 
     ref: str
     sku: str
     warehouse: str
     date: dt.date
     qty: Decimal
+    kind: ReceiptKind = ReceiptKind.PURCHASE
+    issued: tuple[tuple[str, Decimal], ...] = ()
+    pegging: tuple[Peg, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,12 +125,6 @@ class PlanningInput:
     stock: Mapping[tuple[str, str], Decimal]  # (sku, warehouse) -> on hand
     demands: tuple[Demand, ...]
     receipts: tuple[Receipt, ...] = ()
-
-
-@dataclass(frozen=True)
-class Peg:
-    demand: str  # Demand.ref of the independent demand this quantity ultimately serves
-    qty: Decimal
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,24 @@ Orders
     ``buy`` products are not exploded. Low-level codes (lowlevel.py) order the netting, so a
     component used at several levels is netted once, after all its parents.
 
+Open production orders
+    A receipt of kind ``production`` (an open production order) is a scheduled receipt of its
+    product like any other, and it also allocates its components, as SAP's reservations and
+    Odoo's raw-material moves do: per component, ``qty x qty_per x (1 + scrap_pct/100)`` summed
+    over the product's BOM lines, less what was already issued to the order (``issued``), when
+    positive, is a requirement due on the order's start date (due - the product's
+    ``lead_time_days``, moved to ``today`` if earlier) in the order's warehouse. It is an
+    independent requirement of the component (its ref is the order's; it is in the coverage)
+    that consumes no forecast; within a day it comes after sales orders and forecasts. Like a
+    parent order's requirement it hands on the order's pegs (``Receipt.pegging``, the sales
+    orders it was made for) times the component's factor, less what was issued taken from the
+    first pegs; the rest is not pegged. The BOM of a ``buy`` product is not exploded here
+    either.
+
 Pegging
     Supply is allocated to requirements first come, first served: requirements in date order
-    (within a day: sales orders, then forecasts, each by ref then qty; then dependent
+    (within a day: sales orders, then forecasts, then production orders' allocations, each by
+    ref then qty; then dependent
     requirements by parent sku, parent due date, BOM line), supply in the order it becomes
     available (stock, then receipts by date, then planned orders by due date). A dependent
     requirement carries its parent order's pegs scaled by the line's factor, then the parent's
@@ -105,6 +120,7 @@ from server.domain.planning.model import (
     Plan,
     PlannedOrder,
     PlanningInput,
+    ReceiptKind,
     SupplyChoice,
 )
 from server.domain.planning.render import qty_text
@@ -137,8 +153,9 @@ order_sort_key = attrgetter("due", "sku", "warehouse", "start")
 
 # A requirement inside the engine is a plain tuple (sorting tuples is the fast path):
 #   (date ordinal, 0 independent | 1 dependent, k1, k2, k3, qty, coverage index, source, factor)
-# independent: k1 = 0 sales | 1 forecast, k2 = ref, k3 = qty, coverage index into Cell.demands,
-#              source = the demand ref, factor None
+# independent: k1 = 0 sales | 1 forecast | 2 a production order's allocation, k2 = ref, k3 = qty,
+#              coverage index into Cell.demands, source = the demand ref, factor None (an
+#              allocation: source = its _Reserved, factor ONE, so it hands on the order's pegs)
 # dependent:   k1 = parent sku, k2 = parent due ordinal, k3 = BOM line index, coverage -1,
 #              source = the parent's _Order, factor = qty_per x (1 + scrap) of the line
 # The first five fields of a dependent requirement are unique, so sorting never compares
@@ -272,9 +289,9 @@ class _Chooser:
 
 
 def consume_forecasts(demands: Iterable[Demand]) -> list[Demand]:
-    """Sales orders as given, then what is left of each forecast after the sales orders of its
-    product, warehouse and ISO week consumed it (earliest forecast first). Zero quantities are
-    dropped; a negative one is refused."""
+    """Sales orders (and production orders' allocations) as given, then what is left of each
+    forecast after the sales orders of its product, warehouse and ISO week consumed it
+    (earliest forecast first). Zero quantities are dropped; a negative one is refused."""
     sales: list[Demand] = []
     forecasts: list[Demand] = []
     sold: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal)
@@ -287,8 +304,9 @@ def consume_forecasts(demands: Iterable[Demand]) -> list[Demand]:
             forecasts.append(d)
         else:
             sales.append(d)
-            # ordinal 1 (0001-01-01) is a Monday, so this is the ISO week, Monday..Sunday
-            sold[(d.sku, d.warehouse, (d.date.toordinal() - 1) // 7)] += d.qty
+            if d.kind is DemandKind.SALES:  # a production order's allocation consumes nothing
+                # ordinal 1 (0001-01-01) is a Monday, so this is the ISO week, Monday..Sunday
+                sold[(d.sku, d.warehouse, (d.date.toordinal() - 1) // 7)] += d.qty
     forecasts.sort(key=attrgetter("date", "ref", "qty"))
     if not sold:
         return sales + forecasts
@@ -306,6 +324,28 @@ def consume_forecasts(demands: Iterable[Demand]) -> list[Demand]:
 
 
 # ---- one product in one warehouse -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Reserved:
+    """The pegs a production order's allocation of one component hands on (equal by value, so
+    net-change sees an unchanged one as unchanged)."""
+
+    pegs: tuple[Peg, ...]
+
+
+def _reserved(pegging: tuple[Peg, ...], factor: Decimal, issued: Decimal) -> _Reserved:
+    """The order's pegs times the component's factor, less what was already issued, taken
+    from the first pegs (first come, first served)."""
+    out = []
+    for p in pegging:
+        q = p.qty * factor
+        if issued >= q:
+            issued -= q
+            continue
+        out.append(_make_peg(p.demand, q - issued))
+        issued = ZERO
+    return _Reserved(tuple(out))
 
 
 class _Order:
@@ -423,11 +463,14 @@ class Cell:
     def is_empty(self) -> bool:
         return not (self.has_stock or self.receipts or self.indep or self.dep)
 
-    def set_demands(self, demands: list[Demand]) -> None:
+    def set_demands(self, demands: list[Demand], reserved: Mapping[str, _Reserved] | None = None) -> None:
+        """The cell's independent demands; ``reserved``: the pegs of production orders'
+        allocations, by ref (such a requirement hands them on like a dependent one)."""
         self.demands = demands
         self.indep = [
-            (d.date.toordinal(), 0, 0 if d.kind is DemandKind.SALES else 1, d.ref, d.qty, d.qty,
-             i, d.ref, None)
+            (d.date.toordinal(), 0, 0, d.ref, d.qty, d.qty, i, d.ref, None) if d.kind is DemandKind.SALES else
+            (d.date.toordinal(), 0, 1, d.ref, d.qty, d.qty, i, d.ref, None) if d.kind is DemandKind.FORECAST else
+            (d.date.toordinal(), 0, 2, d.ref, d.qty, d.qty, i, reserved[d.ref], ONE)  # type: ignore[index]
             for i, d in enumerate(demands)
         ]
         self.reqs = None
@@ -799,6 +842,8 @@ class Engine:
         self.llc: dict[str, int] = {}
         self.cells: dict[Key, Cell] = {}
         self.by_sku: dict[str, set[str]] = defaultdict(set)
+        # parent sku -> the components its open production orders allocate (all its BOM's)
+        self.allocating: dict[str, frozenset[str]] = {}
         self._dates: dict[int, dt.date] = {}  # ordinal -> date, made once
         self.set_master(inp.items, inp.bom, set(inp.items) | set(inp.bom))
         self.load_inputs(inp, None)
@@ -841,10 +886,57 @@ class Engine:
             self.by_sku[sku].add(wh)
         return cell
 
+    def allocations(self, inp: PlanningInput
+                    ) -> tuple[list[Demand], dict[Key, dict[str, _Reserved]], dict[str, frozenset[str]]]:
+        """What the open production orders still need of their components: per order and
+        component, ``qty x qty_per x (1 + scrap)`` over its BOM lines less what was issued to
+        it, when positive, due on the order's start (due - the product's lead time, not before
+        today) in its warehouse, ref = the order's ref; per component cell and ref, the pegs
+        it carries (``_reserved``); and, per product with open production orders, the
+        components of its BOM (what a change to it may move)."""
+        out: list[Demand] = []
+        pegs: dict[Key, dict[str, _Reserved]] = defaultdict(dict)
+        allocating: dict[str, frozenset[str]] = {}
+        today = self.today.toordinal()
+        with _exact():
+            for r in inp.receipts:
+                if r.kind is not ReceiptKind.PRODUCTION:
+                    continue
+                item = self.items.get(r.sku)
+                lines = self.lines.get(r.sku)
+                if item is None or item.kind is ItemKind.BUY or not lines or r.qty <= 0:
+                    continue
+                if r.sku not in allocating:
+                    allocating[r.sku] = frozenset(c for c, _ in lines)
+                factor: dict[str, Decimal] = {}
+                for comp, f in lines:
+                    factor[comp] = factor[comp] + f if comp in factor else f
+                issued = dict(r.issued)
+                if any(q < 0 for q in issued.values()):
+                    raise PlanningDataError(f"production order {r.ref} has a negative qty issued")
+                start = _fromordinal(max(r.date.toordinal() - item.lead_time_days, today))
+                for comp, f in factor.items():
+                    q = r.qty if f is ONE else r.qty * f
+                    done = issued.get(comp, ZERO)
+                    if q > done:
+                        out.append(Demand(r.ref, comp, r.warehouse, start, q - done, DemandKind.PRODUCTION))
+                        pegs[(comp, r.warehouse)][r.ref] = _reserved(r.pegging, f, done)
+        return out, pegs, allocating
+
     def load_inputs(self, inp: PlanningInput, skus: set[str] | None) -> set[Key]:
-        """Replace the independent inputs (stock, receipts, demands) of ``skus`` (all if None)
-        with the input's; returns the cells whose inputs were replaced."""
+        """Replace the independent inputs (stock, receipts, demands, production orders'
+        allocations) of ``skus`` (all if None) with the input's; returns the cells whose inputs
+        were replaced. The components that the production orders of ``skus`` allocated or now
+        allocate are reloaded too."""
         touched: set[Key] = set()
+        allocs, reserved, allocating = self.allocations(inp)
+        if skus is not None:
+            extra: set[str] = set()
+            for sku in skus:
+                extra.update(self.allocating.get(sku, ()), allocating.get(sku, ()))
+            skus = skus | extra
+            allocs = [a for a in allocs if a.sku in skus]
+        self.allocating = allocating
         if skus is not None:
             for sku in skus:
                 for wh in self.by_sku.get(sku, ()):
@@ -867,14 +959,14 @@ class Engine:
                 cell = self._cell(r.sku, r.warehouse)
                 cell.receipts.append((r.date.toordinal(), r.ref, r.qty))
                 touched.add((r.sku, r.warehouse))
-        demands = inp.demands if skus is None else [d for d in inp.demands if d.sku in skus]
+        demands = [*(inp.demands if skus is None else [d for d in inp.demands if d.sku in skus]), *allocs]
         per_cell: dict[Key, list[Demand]] = defaultdict(list)
         with _exact():
             effective = consume_forecasts(demands)
         for d in effective:
             per_cell[(d.sku, d.warehouse)].append(d)
         for key, ds in per_cell.items():
-            self._cell(*key).set_demands(ds)
+            self._cell(*key).set_demands(ds, reserved.get(key))
             touched.add(key)
         for key in touched:
             cell = self.cells[key]
