@@ -150,13 +150,6 @@ async def approve(db: Database, clock: ServerClock, principal: Principal, number
 async def _approve(conn: AsyncConnection, clock: ServerClock, principal: Principal, number: str,
                    now: dt.datetime) -> Approved:
     req = await lock_requisition(conn, number, "approved again")
-    if req.supplier_id is None:
-        raise Conflict(f"requisition {req.number} has no supplier: give its lines a supplier (PATCH a line with "
-                       '{"supplier": "<code>"}) and approve that requisition', code="no_supplier")
-    sup = (await conn.execute(select(supplier).where(supplier.c.id == req.supplier_id))).one()
-    if sup.blocked:
-        raise Conflict(f"supplier {sup.code} is blocked; move the lines of {req.number} to another supplier",
-                       code="supplier_blocked")
     lines = (await conn.execute(select(requisition_line, product.c.sku, warehouse.c.code.label("wh"))
                                 .join(product, product.c.id == requisition_line.c.product_id)
                                 .join(warehouse, warehouse.c.id == requisition_line.c.warehouse_id)
@@ -164,6 +157,13 @@ async def _approve(conn: AsyncConnection, clock: ServerClock, principal: Princip
                                 .order_by(requisition_line.c.due_date, product.c.sku, requisition_line.c.id))).all()
     if not lines:
         raise Conflict(f"requisition {req.number} has no lines left to order", code="empty_requisition")
+    if req.supplier_id is None:
+        raise Conflict(f"requisition {req.number} has no supplier: give its lines a supplier (PATCH a line with "
+                       '{"supplier": "<code>"}) and approve that requisition', code="no_supplier")
+    sup = (await conn.execute(select(supplier).where(supplier.c.id == req.supplier_id))).one()
+    if sup.blocked:
+        raise Conflict(f"supplier {sup.code} is blocked; move the lines of {req.number} to another supplier",
+                       code="supplier_blocked")
     orders = split_into_orders(lines, lambda ln: str(ln.product_id))
     numbers = await _new_numbers(conn, len(orders))
     today = now.date()
