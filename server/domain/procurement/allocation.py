@@ -87,10 +87,6 @@ def _components(c: Candidates) -> tuple[list[list[int]], list[int]]:
     return sorted(groups.values(), key=len, reverse=True), alone
 
 
-def _big(inp: AllocationInput) -> Decimal:
-    return max((a.unit_price for a in inp.agreements), default=ZERO) + 1
-
-
 def _quota_misses(inp: AllocationInput, orders: Iterable[OrderAllocation], quotas: Iterable[Quota]
                   ) -> list[tuple[str, str, Decimal]]:
     volume: dict[str, Decimal] = defaultdict(Decimal)
@@ -107,10 +103,12 @@ def _quota_misses(inp: AllocationInput, orders: Iterable[OrderAllocation], quota
     return out
 
 
-def objective(inp: AllocationInput, orders: Iterable[OrderAllocation]) -> Decimal:
-    """Exact cost plus the penalties for late, unmet and quota-missing units (module docstring)."""
+def objective(inp: AllocationInput, orders: Iterable[OrderAllocation], big: Decimal | None = None) -> Decimal:
+    """Exact cost plus the penalties for late, unmet and quota-missing units (module docstring).
+    ``big`` is M (computed from ``inp`` when not given)."""
     orders = list(orders)
-    big = _big(inp)
+    if big is None:
+        big = max((a.unit_price for a in inp.agreements), default=ZERO) + 1
     total = ZERO
     for oa in orders:
         for p in oa.parts:
@@ -166,7 +164,7 @@ def allocate(inp: AllocationInput) -> Allocation:
             chosen, unmet = exact_split(inp.needs[i], solved.split[i], solved.short[i], step)
             mine.append(_finish(c, i, chosen, unmet))
         base = [_finish(c, i, start[0][i], start[1][i]) for i in group]
-        if objective(inp, base) < objective(inp, mine):
+        if objective(inp, base, c.big) < objective(inp, mine, c.big):
             mine = base
         for i, oa in zip(group, mine, strict=True):
             result[i] = oa

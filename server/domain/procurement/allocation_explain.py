@@ -23,6 +23,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from server.domain.planning.render import price_text, qty_text
+from server.domain.planning.supply import Agreement
 from server.domain.procurement.allocation_model import Alternative, OrderAllocation, Reason
 from server.domain.procurement.options import (
     Candidates,
@@ -45,9 +46,9 @@ def explain(c: Candidates, i: int, oa: OrderAllocation, usage: Mapping[tuple[str
     inp = c.inp
     need = inp.needs[i]
     chosen = {p.supplier for p in oa.parts}
-    lines: dict[str, list] = {}
-    for a in inp.agreements:
-        if a.sku == need.sku and str(a.kind) == str(need.kind) and a.supplier not in chosen:
+    lines: dict[str, list[Agreement]] = {}
+    for a in c.lines.get((need.sku, str(need.kind)), ()):
+        if a.supplier not in chosen:
             lines.setdefault(a.supplier, []).append(a)
     on_time = bool(oa.parts) and not any(p.late for p in oa.parts)
     avg = oa.cost / need.qty if oa.parts and need.qty else None
@@ -59,7 +60,7 @@ def explain(c: Candidates, i: int, oa: OrderAllocation, usage: Mapping[tuple[str
     return replace(oa, alternatives=tuple(out), cheapest_rule=rule_choice)
 
 
-def _why(c: Candidates, i: int, s: str, lines: list, on_time: bool, avg: Decimal | None,
+def _why(c: Candidates, i: int, s: str, lines: list[Agreement], on_time: bool, avg: Decimal | None,
          best_priority: int | None, usage: Mapping[tuple[str, Week], Decimal], quota: bool) -> Alternative:
     inp = c.inp
     need = inp.needs[i]

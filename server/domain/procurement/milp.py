@@ -26,6 +26,7 @@ time limit.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -142,26 +143,50 @@ def solve_component(c: Candidates, needs: list[int], quotas: list[Quota],
         h.addRows(len(starts), np.array(row_lo), np.array(row_hi), len(index),
                   np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
                   np.array(value, dtype=np.float64))
-    if n_opt:
+    def vector(split: dict[int, dict[int, float]], short: dict[int, float]) -> np.ndarray:
+        return _vector(c, needs, quotas, split, short, col_of, short_col, miss_col, n_opt, n_cols,
+                       sku_volume)
+
+    chosen, unmet = start
+    guess = vector({i: {j: float(q) for j, q in chosen[i].items()} for i in needs},
+                   {i: float(unmet[i]) for i in needs})
+    # the LP relaxation first: its optimum is a lower bound, and rounded it is nearly always
+    # within the gap already, which proves the answer without branching
+    h.run()
+    bound = -highspy.kHighsInf
+    if n_opt and h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+        bound = float(h.getInfo().objective_function_value)
+        lp = np.asarray(h.getSolution().col_value)
+        rounded = vector(*_round(c, needs, usable, lp))
+        if float(cost @ rounded) < float(cost @ guess):
+            guess = rounded
+    best = float(cost @ guess)
+    gap = (best - bound) / max(abs(best), 1e-9)
+    if not n_opt or gap <= mip_rel_gap:
+        values, status = guess, ("optimal" if gap <= 1e-9 or not n_opt else "within_gap")
+        gap = max(gap, 0.0) if n_opt else 0.0
+    else:
         h.changeColsIntegrality(n_opt, np.arange(n_opt, 2 * n_opt, dtype=np.int32),
                                 np.full(n_opt, highspy.HighsVarType.kInteger))
-
-    guess = _start(c, needs, quotas, start, col_of, short_col, miss_col, n_opt, n_cols, sku_volume)
-    sol = highspy.HighsSolution()
-    sol.col_value = list(guess)
-    sol.value_valid = True
-    h.setSolution(sol)
-    h.run()
-
-    model_status = h.getModelStatus()
-    info = h.getInfo()
-    values = np.asarray(h.getSolution().col_value) if info.primal_solution_status == 2 else guess
-    if model_status == highspy.HighsModelStatus.kOptimal:
-        gap = max(float(info.mip_gap), 0.0) if n_opt else 0.0
-        status = "optimal" if gap <= 1e-9 else "within_gap"
-    else:
-        gap = float(info.mip_gap) if n_opt else 0.0
-        status = "time_limit"
+        h.setOptionValue("time_limit", max(time_limit - (time.perf_counter() - t0), 0.05))
+        sol = highspy.HighsSolution()
+        sol.col_value = list(guess)
+        sol.value_valid = True
+        h.setSolution(sol)
+        h.run()
+        info = h.getInfo()
+        values = np.asarray(h.getSolution().col_value) if info.primal_solution_status == 2 else guess
+        if float(cost @ values) > best:
+            values = guess
+        mip_bound = float(info.mip_dual_bound)
+        if math.isfinite(mip_bound):
+            bound = max(bound, mip_bound)
+        final = float(cost @ values)
+        gap = max((final - bound) / max(abs(final), 1e-9), 0.0)
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            status = "optimal" if gap <= 1e-9 else "within_gap"
+        else:
+            status = "within_gap" if gap <= mip_rel_gap else "time_limit"
     split: dict[int, dict[int, float]] = {i: {} for i in needs}
     for k, j in enumerate(usable):
         if values[k] > 1e-9:
@@ -170,26 +195,83 @@ def solve_component(c: Candidates, needs: list[int], quotas: list[Quota],
     return Solved(split, short, status, gap, time.perf_counter() - t0)
 
 
-def _start(c: Candidates, needs: list[int], quotas: list[Quota],
-           start: tuple[list[dict[int, Decimal]], list[Decimal]], col_of: dict[int, int],
-           short_col: dict[int, int], miss_col: dict[int, int], n_opt: int, n_cols: int,
-           sku_volume: dict[str, float]) -> np.ndarray:
-    """The greedy split as a full column vector (x, y, short, quota misses)."""
-    chosen, unmet = start
+def _round(c: Candidates, needs: list[int], usable: list[int], lp: np.ndarray
+           ) -> tuple[dict[int, dict[int, float]], dict[int, float]]:
+    """An integer-feasible split near the LP optimum: each supplier keeps the quantity the LP
+    gave it, at the best tier that quantity reaches (dropped if it reaches none); what was
+    dropped is filled from the order's cheapest options with capacity left, the rest is unmet."""
+    inp = c.inp
+    per: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for k, j in enumerate(usable):
+        if lp[k] > 1e-9:
+            o = c.options[j]
+            per[o.need][o.line.supplier] += float(lp[k])
+    ranked = {i: sorted(c.by_need[i], key=lambda j: c.unit_cost(c.options[j])) for i in needs}
+    left = {key: float(v) for key, v in c.capacity.items()}
+    split: dict[int, dict[int, float]] = {}
+    short: dict[int, float] = {}
+
+    def best(i: int, supplier: str, qty: float) -> int | None:
+        for j in ranked[i]:
+            o = c.options[j]
+            if o.line.supplier == supplier and float(o.line.min_qty) <= qty + 1e-9:
+                return j
+        return None
+
+    kept: dict[int, dict[str, tuple[int, float]]] = {}
+    for i in needs:  # first what the LP gave, so that filling never takes another order's room
+        parts: dict[str, tuple[int, float]] = {}
+        for s, x in per[i].items():
+            j = best(i, s, x)
+            if j is not None:
+                parts[s] = (j, x)
+                key = (s, c.options[j].week)
+                if key in left:
+                    left[key] -= x
+        kept[i] = parts
+    for i in needs:
+        parts = kept[i]
+        rest = float(inp.needs[i].qty) - sum(x for _, x in parts.values())
+        for j in ranked[i]:
+            if rest <= 1e-9:
+                break
+            o = c.options[j]
+            key = (o.line.supplier, o.week)
+            room = left.get(key, math.inf)
+            had = parts.get(o.line.supplier)
+            if had is not None and c.options[had[0]].week != o.week:
+                continue
+            take = min(rest, room)
+            total = take + (had[1] if had else 0.0)
+            if take <= 1e-9 or float(o.line.min_qty) > total + 1e-9:
+                continue
+            j2 = best(i, o.line.supplier, total)
+            parts[o.line.supplier] = (j if j2 is None else j2, total)
+            rest -= take
+            if key in left:
+                left[key] -= take
+        split[i] = {j: x for j, x in parts.values()}
+        short[i] = max(rest, 0.0)
+    return split, short
+
+
+def _vector(c: Candidates, needs: list[int], quotas: list[Quota], split: dict[int, dict[int, float]],
+            short: dict[int, float], col_of: dict[int, int], short_col: dict[int, int],
+            miss_col: dict[int, int], n_opt: int, n_cols: int, sku_volume: dict[str, float]) -> np.ndarray:
+    """A split as a full column vector (x, y, short, quota misses)."""
     v = np.zeros(n_cols)
     to_supplier: dict[tuple[str, str], float] = defaultdict(float)
     for i in needs:
-        short = float(unmet[i])
-        for j, q in chosen[i].items():
+        unmet = short.get(i, 0.0)
+        for j, q in split.get(i, {}).items():
             k = col_of.get(j)
-            if k is None:  # greedy never picks an unusable option, but stay feasible if it did
-                short += float(q)
+            if k is None:  # not an option of the model: stay feasible, count it unmet
+                unmet += q
                 continue
-            v[k] = float(q)
+            v[k] = q
             v[n_opt + k] = 1.0
-            o = c.options[j]
-            to_supplier[(c.inp.needs[i].sku, o.line.supplier)] += float(q)
-        v[short_col[i]] = short
+            to_supplier[(c.inp.needs[i].sku, c.options[j].line.supplier)] += q
+        v[short_col[i]] = unmet
     for q_i, quota in enumerate(quotas):
         want = float(quota.min_share) * sku_volume[quota.sku]
         v[miss_col[q_i]] = max(0.0, want - to_supplier[(quota.sku, quota.supplier)])

@@ -85,11 +85,13 @@ class Candidates:
     inp: AllocationInput
     options: list[Option]
     by_need: list[list[int]]  # order index -> option indices
+    lines: dict[tuple[str, str], list[Agreement]]  # (sku, kind) -> its agreement lines
     capacity: dict[tuple[str, Week], Decimal]  # finite capacities only
     epsilon: float
     late_penalty: float
     short_penalty: float
     quota_penalty: float
+    big: Decimal  # M: the largest unit price + 1
 
     def capacity_of(self, o: Option) -> Decimal | None:
         return self.capacity.get((o.line.supplier, o.week))
@@ -135,8 +137,9 @@ def candidates(inp: AllocationInput) -> Candidates:
     prices = [a.unit_price for a in inp.agreements]
     top = float(max(prices, default=ZERO)) + 1.0
     ranks = max((a.priority - 1 for a in inp.agreements), default=0) + 1
-    return Candidates(inp, options, by_need, capacity, _epsilon(prices, ranks),
-                      late_penalty=2 * top, short_penalty=4 * top, quota_penalty=top)
+    return Candidates(inp, options, by_need, dict(by_sku), capacity, _epsilon(prices, ranks),
+                      late_penalty=2 * top, short_penalty=4 * top, quota_penalty=top,
+                      big=max(prices, default=ZERO) + 1)
 
 
 def quantum(need: Need, capacities: Iterable[Decimal]) -> Decimal:
@@ -175,13 +178,13 @@ def exact_split(need: Need, split: Mapping[int, float], short: float, step: Deci
     return {j: q for j, q in parts.items() if q > 0}, max(unmet, ZERO)
 
 
-def _best_line(c: Candidates, i: int, supplier: str, qty: Decimal, late: bool | None) -> Option | None:
+def _best_line(c: Candidates, i: int, supplier: str, qty: Decimal, like: Option | None) -> Option | None:
     """The best line of ``supplier`` for ``qty`` of order ``i`` (its tier price applies to the
-    whole quantity), optionally only on-time or only late lines."""
+    whole quantity); given ``like``, only lines arriving in its week (so its capacity)."""
     best: Option | None = None
     for j in c.by_need[i]:
         o = c.options[j]
-        if o.line.supplier != supplier or o.line.min_qty > qty or (late is not None and o.late != late):
+        if o.line.supplier != supplier or o.line.min_qty > qty or (like is not None and o.week != like.week):
             continue
         if best is None or c.rank(o) < c.rank(best):
             best = o
@@ -212,13 +215,15 @@ def finish_order(c: Candidates, i: int, chosen: Mapping[int, Decimal], unmet: De
             per_supplier[o.line.supplier] = (o, q)
     over: dict[str, Decimal] = {}
     if unmet > 0 and c.by_need[i]:
-        def badness(j: int) -> tuple[bool, Decimal, int, str]:
+        def badness(j: int) -> tuple[bool, bool, Decimal, int, str]:
             o = c.options[j]
             had = per_supplier.get(o.line.supplier)
             total = unmet + (had[1] if had else ZERO)
-            best = _best_line(c, i, o.line.supplier, total, None) or o
+            best = _best_line(c, i, o.line.supplier, total, None)
+            if best is None:  # no tier reaches it: only when nothing else can take it
+                return (True, True, o.line.unit_price * total, o.line.priority, o.line.supplier)
             extra = best.line.unit_price * total - (had[0].line.unit_price * had[1] if had else ZERO)
-            return (best.late, extra, best.line.priority, o.line.supplier)
+            return (False, best.late, extra, best.line.priority, o.line.supplier)
 
         pick = c.options[min(c.by_need[i], key=badness)]
         s = pick.line.supplier
@@ -228,6 +233,6 @@ def finish_order(c: Candidates, i: int, chosen: Mapping[int, Decimal], unmet: De
     parts: list[Part] = []
     for s in sorted(per_supplier):
         o, q = per_supplier[s]
-        best = _best_line(c, i, s, q, o.late) or _best_line(c, i, s, q, None) or o
+        best = _best_line(c, i, s, q, o) or _best_line(c, i, s, q, None) or o
         parts.append(_part(best, q, over.get(s, ZERO)))
     return tuple(parts)
