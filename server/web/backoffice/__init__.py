@@ -15,6 +15,7 @@ from server.web.backoffice.base import exception_handlers
 from server.web.backoffice.master_pages import MasterPages
 from server.web.backoffice.orders_pages import OrdersPages
 from server.web.backoffice.planning_pages import PlanningPages
+from server.web.backoffice.procurement_pages import ProcurementPages
 from server.web.backoffice.render import STATIC_DIR
 from server.web.backoffice.sync_pages import SyncPages
 
@@ -24,6 +25,6 @@ __all__ = ["router"]
 def router() -> Router:
     static = create_static_files_router("/backoffice/static", [STATIC_DIR], name="backoffice-static",
                                         include_in_schema=False)
-    return Router(path="/", route_handlers=[AuthController, SyncPages, MasterPages, PlanningPages, OrdersPages,
-                                            static],
+    pages = [AuthController, SyncPages, MasterPages, PlanningPages, OrdersPages, ProcurementPages]
+    return Router(path="/", route_handlers=[*pages, static],
                   exception_handlers=exception_handlers, include_in_schema=False)

@@ -22,7 +22,6 @@ from server.web.backoffice.render import html
 from shared.errors import DomainError
 
 __all__ = [
-    "NAV",
     "CrossSite",
     "Ctx",
     "LoginRequired",
@@ -37,7 +36,6 @@ __all__ = [
 ]
 
 Req = Request[Any, Any, State]
-NAV: list[tuple[str, str]] = []  # (catalogue key, path) of pages added beside the four fixed ones
 
 
 class LoginRequired(Exception):
@@ -92,7 +90,7 @@ def page(ctx: Ctx, template: str, section: str, status: int = 200, **context: An
     context.setdefault("error", None)
     context.setdefault("notice", None)
     return html(template, ctx.lang, status, section=section, here=ctx.here, user=ctx.principal.user,
-                extra_nav=NAV, **context)
+                **context)
 
 
 def status_of(exc: DomainError) -> int:
@@ -104,7 +102,7 @@ def status_of(exc: DomainError) -> int:
 
 def _error_page(request: Req, status: int, message: str) -> Response[str]:
     return html("error.html", lang_of(request), status, section="", here=_here(request), user=None,
-                extra_nav=NAV, error=message, notice=None)
+                error=message, notice=None)
 
 
 def _login_required(request: Req, exc: LoginRequired) -> Response[Any]:

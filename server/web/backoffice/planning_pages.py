@@ -21,7 +21,7 @@ LIST_LIMIT = 100
 NAME = kitting_service.MAX_NAME
 
 
-def _date(text: str | None) -> dt.date | None:
+def parse_date(text: str | None) -> dt.date | None:
     """A YYYY-MM-DD date, or None when it is not one."""
     try:
         return dt.date.fromisoformat((text or "").strip()) if len((text or "").strip()) == 10 else None
@@ -49,7 +49,7 @@ class PlanningPages(Controller):
         ctx = await require(request)
         check_origin(request)
         raw = str((await request.form()).get("today") or "")
-        today = _date(raw)
+        today = parse_date(raw)
         if today is None:
             return await _runs_page(request, ctx, 400, f"{ctx.t('err_bad_date')} ({raw[:40]!r})", raw[:40])
         try:
@@ -84,7 +84,7 @@ class PlanningPages(Controller):
                                   "form": {"sku": sku, "warehouse": warehouse, "by": by}, "report": None}
         if not sku and not warehouse:
             return page(ctx, "kitting.html", "nav_planning", **values)
-        by_date = _date(by) if by else None
+        by_date = parse_date(by) if by else None
         if by and by_date is None:
             return page(ctx, "kitting.html", "nav_planning", 400, error=f"{ctx.t('err_bad_date')} ({by!r})",
                         **values)

@@ -14,7 +14,7 @@ from litestar import Response
 from server.domain.planning.render import qty_text
 from server.web.backoffice.i18n import Lang, translator, value_translator
 
-__all__ = ["STATIC_DIR", "env", "html", "num", "when"]
+__all__ = ["STATIC_DIR", "env", "html", "num", "pct", "round1", "when"]
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -28,6 +28,17 @@ def num(value: Any, column: str = "") -> str:
     if isinstance(value, Decimal):
         return format(value, "f") if column in PRICES else qty_text(value)
     return str(value)
+
+
+def pct(value: Any) -> str:
+    """A fraction (decimal text from a service) as a percentage with one decimal: 0.975 -> 97.5 %."""
+    if value is None or value == "":
+        return ""
+    return f"{(Decimal(str(value)) * 100).quantize(Decimal('0.1'))} %"
+
+
+def round1(value: Any) -> str:
+    return "" if value is None or value == "" else str(Decimal(str(value)).quantize(Decimal("0.1")))
 
 
 def when(value: Any) -> str:
@@ -47,6 +58,8 @@ env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 env.filters["num"] = num
 env.filters["when"] = when
+env.filters["pct"] = pct
+env.filters["round1"] = round1
 
 
 def html(template: str, lang: Lang, status: int = 200, headers: dict[str, str] | None = None,
