@@ -16,6 +16,7 @@ from server.db.migrate import upgrade
 from server.db.schema import sync_state
 from server.domain.inventory.refresher import Refresher
 from server.domain.masterdata.controllers import ImportController, MasterDataController
+from server.domain.planning.current import CurrentPlan
 from server.domain.planning.kitting_controllers import KittingController
 from server.domain.planning.mrp_controllers import PlanningController
 from server.domain.procurement.controllers import ProcurementController
@@ -49,11 +50,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.clock = ServerClock()
         app.state.authenticate = Authenticator(db, settings)
         app.state.refresher = Refresher(db, app.state.clock)
+        app.state.current_plan = CurrentPlan(db, app.state.clock)
+        app.state.refresher.followers.append(app.state.current_plan.pushed)
         await app.state.refresher.start()
         try:
             yield
         finally:
             await app.state.refresher.stop()
+            await app.state.current_plan.close()
             await db.dispose()
 
     return Litestar(

@@ -22,9 +22,10 @@ from server.domain.planning.model import (
     LotRule,
     MrpException,
     Plan,
+    PlanningInput,
 )
 from server.domain.planning.mrp import plan, plan_with_coverage
-from server.domain.planning.netchange import NetChangePlanner, PlanDelta
+from server.domain.planning.netchange import NetChangePlanner, PlanDelta, changed_skus
 from tests.planning.strategies import TODAY, Company, changes, chooser, companies
 
 
@@ -46,6 +47,27 @@ def test_net_change_equals_regenerative_after_any_changes(data: st.DataObject, u
         assert got == want
         assert planner.coverage() == coverage
         assert _apply(before, delta) == got
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_changed_skus_names_at_least_what_each_change_touched_and_plans_alike(data: st.DataObject) -> None:
+    """What the server does: diff the input it read before against the one it reads now."""
+    co = data.draw(companies(max_demands=20))
+    old = co.input()
+    planner = NetChangePlanner(old, chooser)
+    for state, touched in data.draw(changes(co)):
+        inp = state.input()
+        found = changed_skus(old, inp)
+        assert found >= {s for s in touched if _own_inputs(old, s) != _own_inputs(inp, s)}
+        planner.update(inp, found)
+        assert planner.plan == plan(inp, chooser)
+        old = inp
+
+
+def _own_inputs(inp: PlanningInput, sku: str) -> tuple[object, ...]:
+    return (inp.items.get(sku), inp.bom.get(sku), sorted((k, v) for k, v in inp.stock.items() if k[0] == sku),
+            sorted(repr(d) for d in inp.demands if d.sku == sku), sorted(repr(r) for r in inp.receipts if r.sku == sku))
 
 
 def _apply(before: Plan, delta: PlanDelta) -> Plan:

@@ -1,8 +1,8 @@
 """Keeps derived figures fresh after pushes, off the request path.
 
-A push only records what devices sent; recomputing availability (and, later, the plan) for the
-products it touched happens here, in one background task per server process that drains a
-queue of touched changes in batches. Every refresh recomputes from the database, so it is
+A push only records what devices sent; recomputing availability for the products it touched
+happens here (and its followers, such as the current plan of planning/current.py, are told),
+in one background task per server process that drains a queue of touched changes in batches. Every refresh recomputes from the database, so it is
 idempotent: two processes refreshing the same product, or a refresh after a crash, agree.
 A failed refresh is logged and its figures stay stale until the next change to those products
 or the next start of the server, which refreshes everything; it never blocks a push.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from server.db.engine import Database
@@ -30,6 +30,9 @@ class Refresher:
     def __init__(self, db: Database, clock: ServerClock) -> None:
         self.db = db
         self.clock = clock
+        # told the tables of every accepted batch, on the request path: each must return at once
+        # (the current plan, planning/current.py, schedules its own background refresh)
+        self.followers: list[Callable[[frozenset[str]], None]] = []
         self._pending: list[Change] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -59,6 +62,9 @@ class Refresher:
             self._pending.extend(batch)
             self._idle.clear()
             self._wake.set()
+            tables = frozenset(c[0] for c in batch)
+            for follow in self.followers:
+                follow(tables)
 
     async def settled(self, timeout: float = 30) -> None:
         """Wait until everything queued so far has been refreshed (for tests and shutdown)."""

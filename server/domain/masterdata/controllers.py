@@ -36,8 +36,10 @@ class MasterDataController(Controller):
         principal = await principal_of(request)
         body = await read_body(request, RowsRequest)
         s = request.app.state
-        return respond(request, await service.upsert_rows(s.db, s.clock, principal, kind, body.rows,
-                                                          dry_run=body.dry_run))
+        summary = await service.upsert_rows(s.db, s.clock, principal, kind, body.rows, dry_run=body.dry_run)
+        if not body.dry_run:
+            s.current_plan.stale()  # master data is planning input: re-plan in the background
+        return respond(request, summary)
 
 
 class ImportController(Controller):
@@ -49,5 +51,7 @@ class ImportController(Controller):
         principal = await principal_of(request)
         body = await read_body(request, ImportRequest)
         s = request.app.state
-        return respond(request, await service.import_files(s.db, s.clock, principal, body.files,
-                                                           dry_run=body.dry_run))
+        summary = await service.import_files(s.db, s.clock, principal, body.files, dry_run=body.dry_run)
+        if not body.dry_run:
+            s.current_plan.stale()
+        return respond(request, summary)

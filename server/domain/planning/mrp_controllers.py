@@ -1,5 +1,5 @@
-"""HTTP handlers of planning: MRP runs (run, list, read, compare) and production orders from
-sales orders. Parse, authenticate, one service call, respond; back office only (the services
+"""HTTP handlers of planning: MRP runs (run, list, read, compare), the current plan and
+production orders from sales orders. Parse, authenticate, one service call, respond; back office only (the services
 check the role)."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 
 from server.domain.planning import production, runs
+from server.domain.planning.current import CurrentPlanDoc
 from server.domain.sync.controllers import principal_of
 from server.web.wire import documented, read_body, respond
 
@@ -52,6 +53,12 @@ class PlanningController(Controller):
         principal = await principal_of(request)
         return respond(request, await runs.compare_runs(request.app.state.db, principal, a, b))
 
+    @get("/current", operation_class=documented(response=CurrentPlanDoc, errors=(400, 401, 403, 409)))
+    async def current(self, request: Req, today: FromQuery[dt.date | None] = None) -> Response[bytes]:
+        """This process's current plan, brought up to the data as it is now by net change."""
+        principal = await principal_of(request)
+        return respond(request, await request.app.state.current_plan.read(principal, today))
+
     @post("/production-orders/from-sales-orders", status_code=201,
           operation_class=documented(production.FromSalesOrders, production.FromSalesOrdersResult, 201,
                                      errors=(400, 401, 403, 404, 409)))
@@ -60,4 +67,5 @@ class PlanningController(Controller):
         body = await read_body(request, production.FromSalesOrders)
         s = request.app.state
         result = await production.from_sales_orders(s.db, s.clock, principal, body, _now(request))
+        s.current_plan.stale()
         return respond(request, result, 201)

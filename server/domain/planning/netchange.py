@@ -48,7 +48,33 @@ from server.domain.planning.mrp import (
     to_oldest_generation,
 )
 
-__all__ = ["NetChangePlanner", "PlanDelta"]
+__all__ = ["NetChangePlanner", "PlanDelta", "changed_skus"]
+
+
+def _per_sku(rows: Iterable[Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for r in rows:
+        lst = out.get(r.sku)
+        if lst is None:
+            out[r.sku] = [r]
+        else:
+            lst.append(r)
+    return out
+
+
+def changed_skus(old: PlanningInput, new: PlanningInput) -> set[str]:
+    """The skus whose own inputs differ from ``old`` to ``new`` (what ``update`` needs told):
+    item, BOM lines as a parent, stock, demands, receipts. Rows are compared per sku in the
+    order given, so a loader that reorders rows only makes the set larger, never wrong."""
+    out = {s for s in old.items.keys() | new.items.keys() if old.items.get(s) != new.items.get(s)}
+    out.update(s for s in old.bom.keys() | new.bom.keys() if old.bom.get(s) != new.bom.get(s))
+    out.update(k[0] for k in old.stock.keys() | new.stock.keys() if old.stock.get(k) != new.stock.get(k))
+    for a, b in ((old.demands, new.demands), (old.receipts, new.receipts)):
+        if a == b:
+            continue
+        pa, pb = _per_sku(a), _per_sku(b)
+        out.update(s for s in pa.keys() | pb.keys() if pa.get(s) != pb.get(s))
+    return out
 
 
 @dataclass(frozen=True)
