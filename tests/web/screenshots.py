@@ -32,6 +32,10 @@ PAGES = [
     ("compare", "/backoffice/planning/compare?a={a}&b={b}"),
     ("kitting", "/backoffice/planning/kitting?sku=FG-DESK-160E&warehouse=WH1&by=2026-12-31"),
     ("orders", "/backoffice/orders"),
+    ("requisitions", "/backoffice/procurement/requisitions"),
+    ("requisition", "{requisition}"),
+    ("purchase-orders", "/backoffice/procurement/purchase-orders"),
+    ("scorecards", "/backoffice/procurement/scorecards?from=2026-01-01&to=2027-06-30"),
 ]
 
 
@@ -47,7 +51,9 @@ def main(out: Path, extra: list[tuple[str, str]]) -> None:
                 c.post("/backoffice/login", data={"token": BOOT})
                 a = c.post("/backoffice/planning/runs", data={"today": "2026-12-01"}).headers["location"]
                 b = c.post("/backoffice/planning/runs", data={"today": "2026-12-08"}).headers["location"]
-            ids = {"run": a, "a": a.rsplit("/", 1)[1], "b": b.rsplit("/", 1)[1]}
+                made = c.post("/backoffice/procurement/requisitions/from-run", data={"run_id": a.rsplit("/", 1)[1]})
+                first = re.findall(r'href="(/backoffice/procurement/requisitions/PR-[^"]+)"', made.text)[0]
+            ids = {"run": a, "a": a.rsplit("/", 1)[1], "b": b.rsplit("/", 1)[1], "requisition": first}
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 for lang in ("en", "zh"):

@@ -5,7 +5,7 @@ the purchase orders, and supplier scorecards; each through the procurement domai
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
@@ -21,13 +21,15 @@ __all__ = ["ProcurementPages"]
 
 LIMIT = 200
 STATES = ("draft", "approved")
+CENT = Decimal("0.01")
 
 
 def _total(req: requisition_service.RequisitionOut) -> Decimal | None:
-    """The requisition's value at its lines' prices (None when a line has no price yet)."""
+    """The requisition's value at its lines' prices, to the cent (None when a line has no price yet)."""
     if any(ln.unit_price is None for ln in req.lines):
         return None
-    return sum((Decimal(ln.qty) * Decimal(ln.unit_price or 0) for ln in req.lines), Decimal(0))
+    total = sum((Decimal(ln.qty) * Decimal(ln.unit_price or 0) for ln in req.lines), Decimal(0))
+    return total.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 async def _requisitions_page(request: Req, ctx: Ctx, status_filter: str = "", code: int = 200,
