@@ -4,9 +4,11 @@ the demo company's real rows, and that its forms change the data through the dom
 from __future__ import annotations
 
 import re
+import uuid
 
 import httpx
 
+from tests.server.client import SyncClient
 from tests.web.conftest import Demo
 
 
@@ -81,6 +83,17 @@ def test_a_revoked_device_leaves_the_active_list_and_its_token_stops_working(dem
         page = c.get("/backoffice/sync").text
         assert device_id not in page.split('id="devices"')[1].split("</table>")[0]
         assert device_id in page.split('id="revoked"')[1]
+
+
+def test_a_change_the_server_refused_shows_in_the_quarantine(demo: Demo) -> None:
+    with httpx.Client(base_url=demo.url, timeout=30) as api:
+        rep = SyncClient.enrolled(api, demo.tokens["bootstrap"], user="quarantine-rep", role="sales")
+        answer = rep.write("product", str(uuid.uuid4()), {"name": "a rep may not write products"})
+    assert answer["rejected"], answer
+    with demo.login() as c:
+        quarantined = c.get("/backoffice/sync").text.split('id="rejected"')[1].split("</table>")[0]
+    assert "quarantine-rep" in quarantined and "product" in quarantined
+    assert answer["rejected"][0]["reason"] in quarantined
 
 
 def test_revoking_an_unknown_device_is_a_404_page_not_a_500(demo: Demo) -> None:
