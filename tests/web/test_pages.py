@@ -113,6 +113,13 @@ def test_master_data_lists_show_demo_rows(demo: Demo) -> None:
     assert "City depot, Rotterdam 城市仓" in pages["warehouses"]
 
 
+def test_quantity_breaks_are_listed_by_quantity_not_as_text(demo: Demo) -> None:
+    with demo.login() as c:
+        html = c.get("/backoffice/master/price-agreements", params={"q": "RM-SCREW-M6"}).text
+    breaks = re.findall(r"<td class=\"n\">(\d+)</td>\s*<td class=\"n\">0\.0\d+</td>", html)
+    assert breaks[:3] == ["1", "5000", "20000"], breaks
+
+
 def test_the_filter_narrows_a_list_and_htmx_gets_only_the_rows(demo: Demo) -> None:
     with demo.login() as c:
         r = c.get("/backoffice/master/products", params={"q": "chair"},

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Float, Select, cast, func, or_, select
 
 from server.db.engine import Database
 from server.db.masterdata import bom_line, price_agreement, production_order, supplier
@@ -74,7 +74,7 @@ def _select(kind: str) -> Select[Any]:
         return (select(s.c.code.label("supplier"), p.c.sku, a.c.kind, a.c.min_qty, a.c.unit_price,
                        a.c.valid_from, a.c.valid_to, a.c.priority, a.c.lead_time_days)
                 .join(s, s.c.id == a.c.supplier_id).join(p, p.c.id == a.c.product_id)
-                .order_by(s.c.code, p.c.sku, a.c.kind, a.c.min_qty, a.c.valid_from))
+                .order_by(s.c.code, p.c.sku, a.c.kind, a.c.valid_from, cast(a.c.min_qty, Float), a.c.id))
     assert kind == "warehouses"
     return select(w.c.code, w.c.name).where(live(w)).order_by(w.c.code, w.c.id)
 
