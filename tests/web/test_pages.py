@@ -222,3 +222,43 @@ def test_static_htmx_is_served_locally(demo: Demo) -> None:
     with demo.client() as c:
         r = c.get("/backoffice/static/htmx.min.js")
         assert r.status_code == 200 and "htmx" in r.text[:2000]
+
+
+BAD_REQUESTS = [
+    ("GET", "/backoffice/master/products?page=0", None),
+    ("GET", "/backoffice/master/products?page=-3", None),
+    ("GET", "/backoffice/master/products?page=99999999999999999999", None),
+    ("GET", "/backoffice/master/products?q=" + "x" * 101, None),
+    ("GET", "/backoffice/master/product/%00", None),
+    ("GET", "/backoffice/planning/kitting?sku=FG-DESK-140&warehouse=NOPE", None),
+    ("GET", "/backoffice/planning/kitting?sku=FG-DESK-140&warehouse=WH1&by=2026-13-45", None),
+    ("GET", "/backoffice/planning/kitting?sku=%00&warehouse=WH1", None),
+    ("GET", "/backoffice/planning/kitting?sku=RM-TUBE-60&warehouse=WH1", None),
+    ("GET", "/backoffice/planning/compare?a=x&b=y", None),
+    ("GET", "/backoffice/planning/runs/" + "z" * 300, None),
+    ("POST", "/backoffice/planning/runs", {"today": "9999-12-31"}),
+    ("POST", "/backoffice/planning/runs", {"today": ""}),
+    ("POST", "/backoffice/orders/production", {"order": "NO-SUCH-ORDER"}),
+    ("POST", "/backoffice/orders/production", {"order": "x" * 5000}),
+    ("POST", "/backoffice/login", {"token": "t" * 300}),
+    ("POST", "/backoffice/sync/devices/" + "0" * 36 + "/revoke", {}),
+    ("GET", "/backoffice/procurement/scorecards?from=1900-01-01&to=2030-01-01", None),
+    ("GET", "/backoffice/procurement/scorecards?from=2026-02-30", None),
+    ("POST", "/backoffice/procurement/requisitions/from-run", {"run_id": "nope"}),
+    ("POST", "/backoffice/procurement/requisitions/PR-NOPE/approve", {}),
+    ("POST", "/backoffice/orders/production", {"order": "SO-26101\x00"}),
+    ("POST", "/backoffice/procurement/requisitions/from-run", {"run_id": "\x00"}),
+    ("GET", "/backoffice/planning/runs/%00", None),
+    ("GET", "/backoffice/planning/compare?a=%00&b=x", None),
+    ("GET", "/backoffice/procurement/requisitions/PR%00", None),
+    ("POST", "/backoffice/login", {"token": "\x00"}),
+]
+
+
+def test_malformed_input_gets_a_4xx_page_with_a_message_never_a_500(demo: Demo) -> None:
+    with demo.login() as c:
+        for method, path, form in BAD_REQUESTS:
+            r = c.request(method, path, data=form)
+            assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text[:300])
+            assert "text/html" in r.headers["content-type"], (path, r.headers["content-type"])
+            assert 'class="msg error"' in r.text, (path, r.text[:300])

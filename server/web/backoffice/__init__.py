@@ -11,7 +11,7 @@ from litestar import Router
 from litestar.static_files import create_static_files_router
 
 from server.web.backoffice.auth import AuthController
-from server.web.backoffice.base import exception_handlers
+from server.web.backoffice.base import exception_handlers, refuse_nul
 from server.web.backoffice.master_pages import MasterPages
 from server.web.backoffice.orders_pages import OrdersPages
 from server.web.backoffice.planning_pages import PlanningPages
@@ -27,4 +27,5 @@ def router() -> Router:
                                         include_in_schema=False)
     pages = [AuthController, SyncPages, MasterPages, PlanningPages, OrdersPages, ProcurementPages]
     return Router(path="/", route_handlers=[*pages, static],
-                  exception_handlers=exception_handlers, include_in_schema=False)
+                  exception_handlers=exception_handlers, include_in_schema=False,
+                  guards=[refuse_nul])

@@ -15,7 +15,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from server.web.backoffice import session
-from server.web.backoffice.base import Req, check_origin, lang_of
+from server.web.backoffice.base import Req, check_origin, form_of, lang_of
 from server.web.backoffice.i18n import LANG_COOKIE, LANGS, translator, value_translator
 from server.web.backoffice.render import html
 from shared.errors import NotAuthenticated
@@ -46,7 +46,7 @@ class AuthController(Controller):
     async def login(self, request: Req) -> Response[str]:
         check_origin(request)
         t = translator(lang_of(request))
-        form = await request.form()
+        form = await form_of(request)
         token = str(form.get("token") or "").strip()
         if not token:
             return _login_page(request, 400, t("err_token_missing"))

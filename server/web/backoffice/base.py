@@ -8,9 +8,11 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from litestar import Request, Response
-from litestar.datastructures import State
+from litestar.connection import ASGIConnection
+from litestar.datastructures import FormMultiDict, State
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect
 
@@ -19,7 +21,7 @@ from server.errors import STATUS
 from server.web.backoffice import session
 from server.web.backoffice.i18n import LANG_COOKIE, Lang, choose, translator
 from server.web.backoffice.render import html
-from shared.errors import DomainError
+from shared.errors import DomainError, InvalidInput
 
 __all__ = [
     "CrossSite",
@@ -28,9 +30,11 @@ __all__ = [
     "Req",
     "check_origin",
     "exception_handlers",
+    "form_of",
     "lang_of",
     "now",
     "page",
+    "refuse_nul",
     "require",
     "status_of",
 ]
@@ -80,6 +84,23 @@ def check_origin(request: Req) -> None:
     if not session.same_origin(request.headers.get("origin"), request.headers.get("host"),
                                request.headers.get("hx-request") == "true"):
         raise CrossSite
+
+
+NUL_MESSAGE = "the request contains a NUL character, which no field may hold"
+
+
+async def form_of(request: Req) -> FormMultiDict:
+    """The posted form; a NUL in any field is refused (400), as PostgreSQL cannot store it."""
+    form = await request.form()
+    if any("\x00" in str(v) for _, v in form.multi_items()):
+        raise InvalidInput(NUL_MESSAGE, code="invalid_value")
+    return form
+
+
+def refuse_nul(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
+    """A guard of every back-office route: a NUL in the path or the query is a 400, never a database error."""
+    if "\x00" in unquote(connection.url.path) or "\x00" in unquote(connection.url.query or ""):
+        raise InvalidInput(NUL_MESSAGE, code="invalid_value")
 
 
 def now(request: Req) -> dt.datetime:

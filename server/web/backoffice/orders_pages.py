@@ -7,7 +7,16 @@ from __future__ import annotations
 from litestar import Controller, Response, get, post
 
 from server.domain.planning import production
-from server.web.backoffice.base import Ctx, Req, check_origin, now, page, require, status_of
+from server.web.backoffice.base import (
+    Ctx,
+    Req,
+    check_origin,
+    form_of,
+    now,
+    page,
+    require,
+    status_of,
+)
 from server.web.backoffice.queries import open_make_orders, production_orders
 from shared.errors import DomainError
 
@@ -37,7 +46,7 @@ class OrdersPages(Controller):
     async def create(self, request: Req) -> Response[str]:
         ctx = await require(request)
         check_origin(request)
-        form = await request.form()
+        form = await form_of(request)
         chosen = tuple(dict.fromkeys(str(v).strip()[:100] for v in form.getall("order", []) if str(v).strip()))
         combine = bool(form.get("combine"))
         if not chosen:

@@ -11,7 +11,16 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from server.domain.planning import kitting_service, runs
-from server.web.backoffice.base import Ctx, Req, check_origin, now, page, require, status_of
+from server.web.backoffice.base import (
+    Ctx,
+    Req,
+    check_origin,
+    form_of,
+    now,
+    page,
+    require,
+    status_of,
+)
 from server.web.backoffice.queries import make_products, warehouse_codes
 from shared.errors import DomainError
 
@@ -48,7 +57,7 @@ class PlanningPages(Controller):
     async def run(self, request: Req) -> Response[Any]:
         ctx = await require(request)
         check_origin(request)
-        raw = str((await request.form()).get("today") or "")
+        raw = str((await form_of(request)).get("today") or "")
         today = parse_date(raw)
         if today is None:
             return await _runs_page(request, ctx, 400, f"{ctx.t('err_bad_date')} ({raw[:40]!r})", raw[:40])

@@ -13,7 +13,16 @@ from litestar.params import FromPath, QueryParameter
 
 from server.domain.planning import runs
 from server.domain.procurement import purchase_orders, requisition_service, scorecard_service
-from server.web.backoffice.base import Ctx, Req, check_origin, now, page, require, status_of
+from server.web.backoffice.base import (
+    Ctx,
+    Req,
+    check_origin,
+    form_of,
+    now,
+    page,
+    require,
+    status_of,
+)
 from server.web.backoffice.planning_pages import parse_date
 from shared.errors import DomainError
 
@@ -62,7 +71,7 @@ class ProcurementPages(Controller):
     async def from_run(self, request: Req) -> Response[Any]:
         ctx = await require(request)
         check_origin(request)
-        run_id = str((await request.form()).get("run_id") or "").strip()[:64]
+        run_id = str((await form_of(request)).get("run_id") or "").strip()[:64]
         if not run_id:
             return await _requisitions_page(request, ctx, code=400, error=ctx.t("err_pick_run"))
         try:

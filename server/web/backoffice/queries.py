@@ -97,7 +97,7 @@ class MasterPage:
 async def master_page(db: Database, kind: str, query: str, page: int) -> MasterPage:
     """One page of a kind's rows whose searched columns contain ``query`` (any case)."""
     spec = MASTER_KINDS[kind]
-    query = query.strip()[:MAX_QUERY]
+    query = query.replace("\x00", "").strip()[:MAX_QUERY]  # PostgreSQL text cannot hold NUL
     stmt = _select(kind)
     if query:
         by_name = {c.name: c for c in stmt.selected_columns}
@@ -133,6 +133,8 @@ class ProductDetail:
 
 
 async def product_detail(db: Database, sku: str) -> ProductDetail | None:
+    if "\x00" in sku:  # no SKU holds one, and PostgreSQL refuses it in a query
+        return None
     p = product
     async with db.read() as conn:
         row = (await conn.execute(select(p.c.id, p.c.sku, p.c.name, p.c.kind, p.c.uom, p.c.lead_time_days,
