@@ -149,6 +149,8 @@ def test_running_mrp_from_the_page_keeps_a_run_with_its_planned_orders(demo: Dem
         assert r.status_code == 303
         run = _text(c.get(r.headers["location"]).text)
         assert "Planned orders" in run and "FG-DESK-160E" in run
+        only = _text(c.get(r.headers["location"], params={"q": "desk-160"}).text)
+        assert "FG-DESK-160E" in only and "FG-CHAIR-ERG" not in only
         r2 = c.post("/backoffice/planning/runs", data={"today": "2026-12-02"})
         a, b = r.headers["location"].rsplit("/", 1)[1], r2.headers["location"].rsplit("/", 1)[1]
         cmp = _text(c.get("/backoffice/planning/compare", params={"a": a, "b": b}).text)

@@ -68,10 +68,15 @@ class PlanningPages(Controller):
         return Redirect(f"/backoffice/planning/runs/{made.id}", status_code=303)
 
     @get("/runs/{run_id:str}")
-    async def show(self, request: Req, run_id: FromPath[str]) -> Response[str]:
+    async def show(self, request: Req, run_id: FromPath[str],
+                   q: Annotated[str, QueryParameter(max_length=100)] = "") -> Response[str]:
+        """A run's exceptions and planned orders, those of SKUs containing ``q`` when given."""
         ctx = await require(request)
-        return page(ctx, "run.html", "nav_planning",
-                    run=await runs.get_run(request.app.state.db, ctx.principal, run_id))
+        run = await runs.get_run(request.app.state.db, ctx.principal, run_id)
+        query = q.strip().lower()
+        return page(ctx, "run.html", "nav_planning", run=run, query=q.strip(),
+                    exceptions=[e for e in run.plan.exceptions if query in e.sku.lower()],
+                    orders=[o for o in run.plan.planned_orders if query in o.sku.lower()])
 
     @get("/compare")
     async def compare(self, request: Req, a: Annotated[str, QueryParameter(max_length=64)] = "",
