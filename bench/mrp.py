@@ -15,8 +15,9 @@ database. At full size:
 - Demand: 50,000 open sales order lines (1..5 lines per order, skewed over finished goods,
   due from 7 days ago to 26 weeks ahead, 80 % WH1), and 52 weekly forecasts (Mondays, WH1) for
   the 1,000 most popular finished goods, consumed by sales of the same ISO week.
-- Supply: 3,000 open purchase orders and 600 open production orders in the next 30 days; a
-  supply chooser that answers from a dict for 80 % of purchased and subcontracted items.
+- Supply: 3,000 open purchase orders and 600 open production orders in the next 30 days (which
+  allocate their components); a supply chooser that answers from a dict for 80 % of purchased
+  and subcontracted items.
 
 Timed: ``plan()`` (regenerative) in this process, median of ``--repeat`` runs; then, in a child
 process, the peak memory of one regenerative run (``VmHWM``; with ``--tracemalloc`` also the
@@ -54,6 +55,7 @@ from server.domain.planning.model import (
     LotRule,
     PlanningInput,
     Receipt,
+    ReceiptKind,
     SupplyChoice,
 )
 
@@ -161,7 +163,7 @@ def company(products: int = 20_000, lines: int = 50_000, weeks: int = 52, seed: 
     for i in range(products * 3 // 100):
         sku = made[_skewed(rng, len(made), 1.0)]
         receipts.append(Receipt(f"MO-{i:06d}", sku, "WH1", TODAY + dt.timedelta(days=rng.randint(0, 30)),
-                                Decimal(rng.randint(1, 10) * 5)))
+                                Decimal(rng.randint(1, 10) * 5), ReceiptKind.PRODUCTION))
     inp = PlanningInput(TODAY, items, bom, stock, tuple(demands), tuple(receipts))
     return Company(inp, choices, levels[0])
 

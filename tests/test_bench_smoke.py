@@ -24,6 +24,7 @@ BENCHES = {
     "merge": "push service, total",
     "first_sync": "first sync, wall time",
     "http_throughput": "push: changes/s",
+    "mrp_db": "regenerative MRP from the database (load + plan)",
 }
 
 pytestmark = pytest.mark.slow

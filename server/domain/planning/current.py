@@ -14,8 +14,8 @@ background (``stale``), off the request path; reading the plan (``read``) re-rea
   net change gives exactly the regenerative plan of what it read. A process that missed a
   notification (a push served by another process) catches up at its next read, because it
   re-reads everything; notifications only make that read cheaper.
-- A failed background refresh is logged; the next one (or the next read) starts over from the
-  database.
+- A failed update (say a BOM cycle just imported) drops the plan; the next read builds it
+  again from the database (and answers 409 while the data cannot be planned).
 
 New price agreements, or a new planning day, re-plan everything (the supply choice is part of
 every buy order). The CPU work runs in a worker thread, one update at a time.
@@ -142,8 +142,11 @@ class CurrentPlan:
         async with snapshot(self.db) as conn:
             inp = await load_planning_input(conn, today)
             agreements = tuple(await load_agreements(conn))
-        state, self._state = self._state, None  # a failure part-way leaves nothing half updated
-        self._state = await asyncio.to_thread(self._apply, state, inp, agreements, _utc(at))
+        try:
+            self._state = await asyncio.to_thread(self._apply, self._state, inp, agreements, _utc(at))
+        except BaseException:
+            self._state = None  # a failure part-way leaves nothing half updated: rebuild next time
+            raise
         return self._state
 
     @staticmethod
@@ -196,7 +199,7 @@ class CurrentPlan:
             try:
                 await self.refresh()
             except Exception:
-                log.exception("refreshing the current plan failed; the next read starts over from the database")
+                log.exception("refreshing the current plan failed; the next read builds it again")
             if not self._wake.is_set():
                 self._idle.set()
 
