@@ -30,11 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.db.engine import Database
 from server.db.planning_schema import mrp_run
+from server.domain.planning.allocated import Policy, plan_allocated
 from server.domain.planning.load import load_agreements, load_planning_input
 from server.domain.planning.model import Plan, PlanningInput
-from server.domain.planning.mrp import plan as mrp_plan
 from server.domain.planning.render import plan_to_json, qty_text
-from server.domain.planning.supply import Agreement, cheapest_valid_agreement
+from server.domain.planning.supply import Agreement
+from server.domain.procurement.allocation_model import Allocation, SupplierTerms
+from server.domain.procurement.supplier_terms import load_supplier_terms
 from server.domain.sync.principal import Principal
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -166,6 +168,7 @@ class MrpResult:
     plan: Plan
     document: dict[str, Any]  # plan_to_json(plan)
     input_version: str
+    allocation: Allocation | None = None  # who got the buy and subcontract orders, and why
 
 
 def _cell(value: Any) -> str | None:
@@ -207,12 +210,16 @@ def _rows(value: Any, key: tuple[str | None, ...] = ()) -> Iterator[tuple[str | 
         yield (*key, _cell(value))
 
 
-def input_version(inp: PlanningInput, agreements: Iterable[Agreement] = ()) -> str:
-    """SHA-256 (hex) of the planning input and the price agreements in canonical form: each field
-    as sorted rows of text (the loader's row order is not part of the data)."""
+def input_version(inp: PlanningInput, agreements: Iterable[Agreement] = (),
+                  suppliers: Mapping[str, SupplierTerms] | None = None) -> str:
+    """SHA-256 (hex) of the planning input, the price agreements and the suppliers' terms
+    (capacity, blocked; the allocation plans with them) in canonical form: each field as sorted
+    rows of text (the loader's row order is not part of the data). No suppliers: no section."""
     h = hashlib.sha256()
     sections: list[tuple[str, Any]] = [(f.name, getattr(inp, f.name)) for f in fields(inp)]
     sections.append(("agreements", list(agreements)))
+    if suppliers:
+        sections.append(("suppliers", list(suppliers.values())))
     for name, value in sections:
         h.update(repr(name).encode())
         h.update("\n".join(sorted(map(repr, _rows(value)))).encode())
@@ -242,11 +249,15 @@ def check_today(today: dt.date) -> dt.date:
 
 
 async def compute(conn: AsyncConnection, today: dt.date) -> MrpResult:
-    """Load, plan with the cheapest valid agreement rule, and render: one regenerative run."""
+    """Load, plan with the supplier allocation (``allocated.plan_allocated``), and render: one
+    regenerative run."""
     inp = await load_planning_input(conn, check_today(today))
     agreements = tuple(await load_agreements(conn))
-    plan = mrp_plan(inp, cheapest_valid_agreement(agreements, today))
-    return MrpResult(inp, agreements, plan, plan_to_json(plan), input_version(inp, agreements))
+    suppliers = await load_supplier_terms(conn)
+    result = plan_allocated(inp, agreements, Policy(suppliers))
+    plan = result.plan
+    return MrpResult(inp, agreements, plan, plan_to_json(plan), input_version(inp, agreements, suppliers),
+                     result.allocation)
 
 
 async def run_mrp(db: Database, today: dt.date) -> MrpResult:
@@ -355,27 +366,51 @@ def _order_key(o: PlanOrder) -> tuple[str, str, str]:
     return (o.sku, o.warehouse, o.due)
 
 
+def _pairs(a: Sequence[PlanOrder], b: Sequence[PlanOrder]
+           ) -> Iterator[tuple[PlanOrder | None, PlanOrder | None]]:
+    """Orders of ``a`` and ``b`` that plan the same need, in (sku, warehouse, due) order: one
+    each for a need is a pair; a need split over suppliers pairs its lines by supplier."""
+    by_a: dict[tuple[str, str, str], list[PlanOrder]] = defaultdict(list)
+    by_b: dict[tuple[str, str, str], list[PlanOrder]] = defaultdict(list)
+    for o in a:
+        by_a[_order_key(o)].append(o)
+    for o in b:
+        by_b[_order_key(o)].append(o)
+    for k in sorted(by_a.keys() | by_b.keys()):
+        la, lb = by_a.get(k, []), by_b.get(k, [])
+        if len(la) == 1 and len(lb) == 1:
+            yield la[0], lb[0]
+            continue
+        sa = {o.supplier or "": o for o in la}
+        sb = {o.supplier or "": o for o in lb}
+        for s in sorted(sa.keys() | sb.keys()):
+            yield sa.get(s), sb.get(s)
+
+
 def compare_plans(a: Sequence[PlanOrder], b: Sequence[PlanOrder]) -> dict[str, Any]:
     """Planned quantity per (sku, warehouse) where it differs, and orders added, removed and
     changed from ``a`` to ``b``. An order is known by (sku, warehouse, due date): MRP plans at
-    most one order per product, warehouse and day, so that names the same need in both plans.
-    Quantities compare by value (``10`` equals ``10.0``); ``difference`` is ``b - a``."""
+    most one order per product, warehouse and day, so that names the same need in both plans;
+    a need the allocation split over suppliers is one line per supplier, known by the supplier
+    too. Quantities compare by value (``10`` equals ``10.0``); ``difference`` is ``b - a``."""
     totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for side, orders in ((0, a), (1, b)):
         for o in orders:
             totals[(o.sku, o.warehouse)][side] += Decimal(o.qty)
     quantities = [QtyDiff(sku, wh, qty_text(qa), qty_text(qb), qty_text(qb - qa))
                   for (sku, wh), (qa, qb) in sorted(totals.items()) if qa != qb]
-    by_a = {_order_key(o): o for o in a}
-    by_b = {_order_key(o): o for o in b}
-    added = [o for k, o in sorted(by_b.items()) if k not in by_a]
-    removed = [o for k, o in sorted(by_a.items()) if k not in by_b]
+    added: list[PlanOrder] = []
+    removed: list[PlanOrder] = []
     changed: list[OrderChange] = []
-    for k in sorted(by_a.keys() & by_b.keys()):
-        oa, ob = by_a[k], by_b[k]
-        fields = [f for f in _COMPARED if _field(oa, f) != _field(ob, f)]
-        if fields:
-            changed.append(OrderChange(oa.sku, oa.warehouse, oa.due, fields, oa, ob))
+    for oa, ob in _pairs(a, b):
+        if oa is None:
+            added.append(ob)  # type: ignore[arg-type]
+        elif ob is None:
+            removed.append(oa)
+        else:
+            fields = [f for f in _COMPARED if _field(oa, f) != _field(ob, f)]
+            if fields:
+                changed.append(OrderChange(oa.sku, oa.warehouse, oa.due, fields, oa, ob))
     return {"quantities": quantities, "orders": OrderDiff(added, removed, changed)}
 
 

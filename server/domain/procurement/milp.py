@@ -26,7 +26,11 @@ time limit.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
+import sys
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -39,6 +43,31 @@ from server.domain.procurement.allocation_model import Quota
 from server.domain.procurement.options import Candidates, Week
 
 __all__ = ["Solved", "solve_component"]
+
+_banner_lock = threading.Lock()
+_banner_shown = False
+
+
+def _highs() -> highspy.Highs:
+    """A quiet solver. HiGHS prints its banner on stdout when the first one is made in a
+    process; ``fieldsync mrp --json`` must print its document only, so that one is made with
+    stdout pointed at stderr."""
+    global _banner_shown
+    with _banner_lock:
+        if not _banner_shown:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                os.dup2(2, 1)
+                highspy.Highs()
+                ctypes.CDLL(None).fflush(None)
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            _banner_shown = True
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 @dataclass(frozen=True)
@@ -131,8 +160,7 @@ def solve_component(c: Candidates, needs: list[int], quotas: list[Quota],
         need_units = float(quota.min_share) * sku_volume[quota.sku]
         row([*ks, miss_col[q_i]], [1.0] * (len(ks) + 1), need_units, inf)
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _highs()
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("mip_rel_gap", mip_rel_gap)
