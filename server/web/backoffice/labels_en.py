@@ -191,6 +191,7 @@ EN: dict[str, str] = {
     "purchase_orders_made": "Purchase orders just made",
     "all": "all",
     "col_lines": "Lines",
+    "lines_title": "Lines",
     "col_value": "Value",
     "col_purchase_orders": "Purchase orders",
     "no_supplier": "no supplier",

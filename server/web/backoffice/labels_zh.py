@@ -189,6 +189,7 @@ ZH: dict[str, str] = {
     "purchase_orders_made": "刚生成的采购订单",
     "all": "全部",
     "col_lines": "行数",
+    "lines_title": "明细",
     "col_value": "金额",
     "col_purchase_orders": "采购订单",
     "no_supplier": "无供应商",
