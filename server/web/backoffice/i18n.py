@@ -48,7 +48,7 @@ def choose(cookie: str | None, accept_language: str | None) -> Lang:
     """The switch's cookie wins; else the first of Accept-Language's languages (by q) that we
     speak; any Chinese tag reads Simplified Chinese; else English."""
     if cookie in LANGS:
-        return cookie  # type: ignore[return-value]
+        return cookie
     ranked: list[tuple[float, int, str]] = []
     for i, part in enumerate((accept_language or "")[:500].split(",")):
         tag, _, params = part.strip().partition(";")

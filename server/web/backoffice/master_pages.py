@@ -4,7 +4,7 @@ through all levels with its stock."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get
 from litestar.exceptions import NotFoundException
@@ -34,7 +34,7 @@ class MasterPages(Controller):
             raise NotFoundException(f"there is no master data list {kind[:60]!r}; "
                                     f"the lists are {', '.join(MASTER_KINDS)}")
         found = await master_page(request.app.state.db, kind, q, page_no)
-        values = {"page": found, "numeric": NUMERIC, "dates": DATES}
+        values: dict[str, Any] = {"page": found, "numeric": NUMERIC, "dates": DATES}
         if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "rows":
             return html("_master_rows.html", ctx.lang, **values)
         return page(ctx, "master.html", "nav_master", kinds=list(MASTER_KINDS), **values)
