@@ -1,9 +1,9 @@
 """Back-office fixtures: the real app with the demo company, served over real HTTP on loopback,
-once per module and per backend (SQLite and PostgreSQL), and one headless Chromium for the whole
+once for all of tests/web per backend (SQLite and PostgreSQL), and one headless Chromium for the whole
 session (Debian's /usr/bin/chromium driven by Playwright; Playwright never downloads a browser).
 
 Tests that change data (revoking, scheduling orders, running MRP) each pick rows no other test
-reads, so the shared server stays fair to every test in the module.
+reads, so the shared server stays fair to every test of the package.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ async def _load(settings: Settings) -> list[tuple[str, str]]:
     return [(d.role, d.enrolment_code) for d in result.devices]
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="package", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """A server with the demo company loaded, and a token for each of its devices' roles."""
     base: str | None = None
