@@ -60,6 +60,7 @@ EXPECTED_OPERATIONS = {
     ("GET", "/api/v1/planning/mrp/runs"),
     ("POST", "/api/v1/planning/mrp/runs"),
     ("GET", "/api/v1/planning/mrp/runs/{run_id}"),
+    ("GET", "/api/v1/planning/mrp/runs/{run_id}/allocation"),
     ("GET", "/api/v1/planning/mrp/runs/{a}/compare/{b}"),
     ("POST", "/api/v1/planning/production-orders/from-sales-orders"),
 }

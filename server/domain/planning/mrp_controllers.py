@@ -47,6 +47,11 @@ class PlanningController(Controller):
         principal = await principal_of(request)
         return respond(request, await runs.get_run(request.app.state.db, principal, run_id))
 
+    @get("/mrp/runs/{run_id:str}/allocation", operation_class=documented(errors=(401, 403, 404)))
+    async def get_run_allocation(self, request: Req, run_id: FromPath[str]) -> Response[bytes]:
+        principal = await principal_of(request)
+        return respond(request, await runs.get_run_allocation(request.app.state.db, principal, run_id))
+
     @get("/mrp/runs/{a:str}/compare/{b:str}",
          operation_class=documented(response=runs.Comparison, errors=(401, 403, 404)))
     async def compare(self, request: Req, a: FromPath[str], b: FromPath[str]) -> Response[bytes]:

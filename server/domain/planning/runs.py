@@ -35,6 +35,7 @@ from server.domain.planning.load import load_agreements, load_planning_input
 from server.domain.planning.model import Plan, PlanningInput
 from server.domain.planning.render import plan_to_json, qty_text
 from server.domain.planning.supply import Agreement
+from server.domain.procurement.allocation_json import allocation_to_json
 from server.domain.procurement.allocation_model import Allocation, SupplierTerms
 from server.domain.procurement.supplier_terms import load_supplier_terms
 from server.domain.sync.principal import Principal
@@ -51,6 +52,7 @@ __all__ = [
     "compute",
     "create_run",
     "get_run",
+    "get_run_allocation",
     "input_version",
     "list_runs",
     "run_mrp",
@@ -312,7 +314,11 @@ async def create_run(db: Database, principal: Principal, req: RunRequest, now: d
         "device_id": principal.device_id,
         "planned_orders": len(doc["planned_orders"]),
         "exceptions": len(doc["exceptions"]),
-        "plan": json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
+        # the plan as served, and beside it (a key the plan document never reads) the allocation
+        # with its explanation, for GET /mrp/runs/{id}/allocation
+        "plan": json.dumps({**doc, "allocation": None if result.allocation is None
+                            else allocation_to_json(result.allocation)},
+                           separators=(",", ":"), ensure_ascii=False),
     }
     async with db.write() as conn:
         await conn.execute(mrp_run.insert().values(**values))
@@ -342,6 +348,17 @@ async def get_run(db: Database, principal: Principal, run_id: str) -> Run:
     _guard(principal)
     async with db.read() as conn:
         return _run(await _fetch(conn, run_id))
+
+
+async def get_run_allocation(db: Database, principal: Principal, run_id: str) -> dict[str, Any]:
+    """The supplier allocation a kept run planned with: who got each buy and subcontract order,
+    at what price, the alternatives and why they lost (docs/procurement.md)."""
+    _guard(principal)
+    async with db.read() as conn:
+        row = await _fetch(conn, run_id)
+    stored = msgspec.json.decode(row.plan)
+    return {"id": row.id, "today": row.today.isoformat(), "input_version": row.input_version,
+            "allocation": stored.get("allocation")}
 
 
 async def compare_runs(db: Database, principal: Principal, a: str, b: str) -> Comparison:
