@@ -6,7 +6,7 @@ PostgreSQL database, then planned the way the server plans it.
 Timed, in one run on one database:
 
 - loading the planning input and the price agreements from the database in one snapshot
-  (``runs.snapshot``, ``load.load_planning_input``, ``load.load_agreements``), median of
+  (``runs.snapshot``, ``load.load_planning``, as the current plan reads it), median of
   ``--repeat``; the loaded input is checked equal to the generated one (same ``input_version``);
 - a regenerative ``plan()`` of it with the server's supply rule (``cheapest_valid_agreement``),
   median of ``--repeat``: the baseline;
@@ -152,11 +152,11 @@ async def write_rows(db: Any, rows: Rows) -> int:
 
 
 async def _load(db: Any, today: dt.date) -> tuple[PlanningInput, list[Any]]:
-    from server.domain.planning.load import load_agreements, load_planning_input
+    from server.domain.planning.load import load_planning
     from server.domain.planning.runs import snapshot
 
     async with snapshot(db) as conn:
-        return await load_planning_input(conn, today), await load_agreements(conn)
+        return await load_planning(conn, today)
 
 
 async def _atimed(f: Callable[[], Awaitable[T]]) -> tuple[T, float]:

@@ -12,7 +12,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from server.domain.planning.load import load_agreements, load_planning_input
+from server.domain.planning.load import load_planning
 from server.domain.planning.model import (
     BomLine,
     Demand,
@@ -35,7 +35,7 @@ TODAY = dt.date(2027, 1, 4)
 
 async def load(service: Service, today: dt.date = TODAY):  # type: ignore[no-untyped-def]
     async with snapshot(service.db) as conn:
-        return await load_planning_input(conn, today), await load_agreements(conn)
+        return await load_planning(conn, today)
 
 
 async def small_company(service: Service) -> Company:

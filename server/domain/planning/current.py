@@ -35,7 +35,7 @@ from typing import Any
 import msgspec
 
 from server.db.engine import Database
-from server.domain.planning.load import load_agreements, load_planning_input
+from server.domain.planning.load import load_planning
 from server.domain.planning.model import PlanningInput
 from server.domain.planning.netchange import NetChangePlanner, changed_skus
 from server.domain.planning.render import plan_to_json
@@ -140,8 +140,8 @@ class CurrentPlan:
     async def _refresh(self, today: dt.date) -> _State:
         at = self.clock.now_ms()
         async with snapshot(self.db) as conn:
-            inp = await load_planning_input(conn, today)
-            agreements = tuple(await load_agreements(conn))
+            inp, loaded = await load_planning(conn, today)
+        agreements = tuple(loaded)
         try:
             self._state = await asyncio.to_thread(self._apply, self._state, inp, agreements, _utc(at))
         except BaseException:

@@ -1,4 +1,5 @@
-"""From the database to the plain data MRP plans: ``load_planning_input`` and ``load_agreements``.
+"""From the database to the plain data MRP plans: ``load_planning_input`` and ``load_agreements``
+(``load_planning``: both, reading products once).
 
 Reads only, in the caller's transaction (give it one snapshot, see ``runs.snapshot``), and
 knows the rules of what counts; the planner itself never sees a row. Products and warehouses
@@ -73,6 +74,7 @@ __all__ = [
     "OPEN_SALES_STATES",
     "forecast_ref",
     "load_agreements",
+    "load_planning",
     "load_planning_input",
     "sales_ref",
 ]
@@ -249,9 +251,16 @@ async def _receipts(conn: AsyncConnection, sku_of: Mapping[str, str], code_of: M
     return out
 
 
-async def load_planning_input(conn: AsyncConnection, today: dt.date) -> PlanningInput:
+async def load_planning(conn: AsyncConnection, today: dt.date) -> tuple[PlanningInput, list[Agreement]]:
+    """``load_planning_input`` and ``load_agreements`` in one go (products read once)."""
+    products = await _products(conn)
+    return await load_planning_input(conn, today, products), await load_agreements(conn, products[1])
+
+
+async def load_planning_input(conn: AsyncConnection, today: dt.date,
+                              products: tuple[dict[str, Item], dict[str, str]] | None = None) -> PlanningInput:
     """Everything MRP plans from, as stored now (see the module docstring for what counts)."""
-    items, sku_of = await _products(conn)
+    items, sku_of = products or await _products(conn)
     code_of = await _warehouses(conn)
     demands = await _sales_demands(conn, today, sku_of, code_of)
     demands += await _forecasts(conn, sku_of, code_of)
@@ -266,9 +275,10 @@ async def load_planning_input(conn: AsyncConnection, today: dt.date) -> Planning
     )
 
 
-async def load_agreements(conn: AsyncConnection) -> list[Agreement]:
+async def load_agreements(conn: AsyncConnection, sku_of: Mapping[str, str] | None = None) -> list[Agreement]:
     """Every price agreement line of a live product, with its supplier's code and blocked flag."""
-    _, sku_of = await _products(conn)
+    if sku_of is None:
+        _, sku_of = await _products(conn)
     pa, s = price_agreement, supplier
     rows = await conn.execute(
         select(s.c.code, s.c.blocked, pa.c.product_id, pa.c.kind, pa.c.min_qty, pa.c.unit_price,
