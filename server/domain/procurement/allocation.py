@@ -128,7 +128,7 @@ def _alone(c: Candidates, i: int) -> OrderAllocation:
     need = c.inp.needs[i]
     if not c.by_need[i]:
         return _finish(c, i, {}, need.qty)
-    best = min(c.by_need[i], key=lambda j: (c.unit_cost(c.options[j]), c.rank(c.options[j])))
+    best = min(c.by_need[i], key=lambda j: (c.cost_of[j], c.rank(c.options[j])))
     return _finish(c, i, {best: need.qty}, ZERO)
 
 

@@ -29,7 +29,6 @@ from server.domain.procurement.options import (
     Candidates,
     Option,
     Week,
-    line_option,
     supplier_excluded,
 )
 
@@ -54,13 +53,24 @@ def explain(c: Candidates, i: int, oa: OrderAllocation, usage: Mapping[tuple[str
     avg = oa.cost / need.qty if oa.parts and need.qty else None
     best_priority = min((p.priority for p in oa.parts), default=None)
     quota_elsewhere = any(q.sku == need.sku for q in inp.quotas)
+    options: dict[str, list[Option]] = {}
+    for j in c.by_need[i]:
+        options.setdefault(c.options[j].line.supplier, []).append(c.options[j])
     out: list[Alternative] = []
     for s in sorted(lines):
-        out.append(_why(c, i, s, lines[s], on_time, avg, best_priority, usage, quota_elsewhere))
+        out.append(_why(c, i, s, lines[s], options.get(s, []), on_time, avg, best_priority, usage,
+                        quota_elsewhere))
     return replace(oa, alternatives=tuple(out), cheapest_rule=rule_choice)
 
 
-def _why(c: Candidates, i: int, s: str, lines: list[Agreement], on_time: bool, avg: Decimal | None,
+def _placed(c: Candidates, i: int, a: Agreement) -> dt.date:
+    need = c.inp.needs[i]
+    lead = need.lead_time_days if a.lead_time_days is None else a.lead_time_days
+    return max(c.inp.today, need.due - dt.timedelta(days=lead))
+
+
+def _why(c: Candidates, i: int, s: str, lines: list[Agreement], options: list[Option], on_time: bool,
+         avg: Decimal | None,
          best_priority: int | None, usage: Mapping[tuple[str, Week], Decimal], quota: bool) -> Alternative:
     inp = c.inp
     need = inp.needs[i]
@@ -71,14 +81,12 @@ def _why(c: Candidates, i: int, s: str, lines: list[Agreement], on_time: bool, a
         return Alternative(s, Reason.BELOW_SCORE, (
             f"score {inp.scores[s]} is below the threshold {inp.score_threshold}; "
             "an override would allow it"))
-    valid = [a for a in lines if line_option(inp, i, replace(need, qty=max(need.qty, a.min_qty)), a)]
-    if not valid:
-        lead = need.lead_time_days if lines[0].lead_time_days is None else lines[0].lead_time_days
-        placed = max(inp.today, need.due - dt.timedelta(days=lead))
-        spans = ", ".join(f"{a.valid_from}..{a.valid_to or 'open'}" for a in lines)
-        return Alternative(s, Reason.NOT_VALID, f"ordered on {placed}, its agreements are valid {spans}")
-    options: list[Option] = [o for a in valid if (o := line_option(inp, i, need, a)) is not None]
-    if not options:
+    if not options:  # the supplier may be chosen, but no line of it can serve this order
+        valid = [a for a in lines if a.valid_from <= _placed(c, i, a) and (a.valid_to is None or _placed(c, i, a) <= a.valid_to)]
+        if not valid:
+            spans = ", ".join(f"{a.valid_from}..{a.valid_to or 'open'}" for a in lines)
+            return Alternative(s, Reason.NOT_VALID,
+                               f"ordered on {_placed(c, i, lines[0])}, its agreements are valid {spans}")
         smallest = min(a.min_qty for a in valid)
         return Alternative(s, Reason.MIN_QTY,
                            f"its smallest tier is {qty_text(smallest)}, the order is {qty_text(need.qty)}")

@@ -103,7 +103,7 @@ def solve_component(c: Candidates, needs: list[int], quotas: list[Quota],
     cost = np.zeros(n_cols)
     lower = np.zeros(n_cols)
     upper = np.empty(n_cols)
-    cost[:n_opt] = [c.unit_cost(c.options[j]) for j in usable]
+    cost[:n_opt] = [c.cost_of[j] for j in usable]
     upper[:n_opt] = ub
     upper[n_opt:2 * n_opt] = 1.0
     for i, col in short_col.items():
@@ -234,7 +234,7 @@ def _round(c: Candidates, needs: list[int], usable: list[int], lp: np.ndarray
         if lp[k] > 1e-9:
             o = c.options[j]
             per[o.need][o.line.supplier] += float(lp[k])
-    ranked = {i: sorted(c.by_need[i], key=lambda j: c.unit_cost(c.options[j])) for i in needs}
+    ranked = {i: sorted(c.by_need[i], key=c.cost_of.__getitem__) for i in needs}
     left = {key: float(v) for key, v in c.capacity.items()}
     split: dict[int, dict[int, float]] = {}
     short: dict[int, float] = {}

@@ -26,7 +26,7 @@ import datetime as dt
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from server.domain.planning.supply import Agreement, order_date
@@ -92,6 +92,10 @@ class Candidates:
     short_penalty: float
     quota_penalty: float
     big: Decimal  # M: the largest unit price + 1
+    cost_of: list[float] = field(default_factory=list)  # option index -> unit_cost, made once
+
+    def __post_init__(self) -> None:
+        self.cost_of = [self.unit_cost(o) for o in self.options]
 
     def capacity_of(self, o: Option) -> Decimal | None:
         return self.capacity.get((o.line.supplier, o.week))
