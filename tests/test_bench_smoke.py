@@ -52,3 +52,15 @@ def test_bench_runs_and_prints_a_ratio(name: str, db: str) -> None:
         assert "every conflicting cell holds its max (ts, site)" in out
     if name == "http_throughput":
         assert "pull: entries/s" in ratios
+
+
+def test_the_allocation_bench_runs_and_is_never_worse_than_greedy() -> None:
+    """bench.allocation is in memory (no database): its quick size, once."""
+    done = subprocess.run([sys.executable, "-m", "bench.allocation", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "150"})
+    assert done.returncode == 0, f"bench.allocation failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    ratios = {m["measure"]: float(m["ratio"]) for m in RESULT.finditer(done.stdout)}
+    wall = ratios["allocation (MILP), wall time"]
+    assert math.isfinite(wall) and wall > 0
+    assert ratios["total cost, MILP"] > 0
+    assert 0 < ratios["  penalised objective (late, unmet), MILP / greedy"] <= 1  # never above greedy
