@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, and_, or_, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.db.schema import sql_tables, sync_state, version_col
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 TABLE_INDEX = {t.name: i for i, t in enumerate(TABLES)}
+_PG = postgresql.dialect()
 _CHUNK = 500
 
 
@@ -93,15 +95,21 @@ def _marks(dialect: str, count: int) -> str:
     return ", ".join("?" * count)
 
 
-@cache
-def _upsert_sql(dialect: str, name: str, cols: tuple[str, ...]) -> str:
-    """The bulk merge for rows that write exactly ``cols``: each written cell is replaced only
-    when the incoming version is greater, and the row moves forward in the pull log only when
-    some cell changed (so a re-sent or losing write makes no device download the row again).
-    Both databases evaluate every SET expression against the row as it was, so the version
-    tests see the old versions."""
-    t = _q(name)
+def _merged_columns(cols: tuple[str, ...]) -> list[str]:
     names = ["id"]
+    for col in cols:
+        names += [col, version_col(col)]
+    return names
+
+
+@cache
+def _on_conflict(name: str, cols: tuple[str, ...]) -> str:
+    """The merge of rows that write exactly ``cols`` into stored rows: each written cell is
+    replaced only when the incoming version is greater, and the row moves forward in the pull
+    log only when some cell changed (so a re-sent or losing write makes no device download the
+    row again). Both databases evaluate every SET expression against the row as it was, so the
+    version tests see the old versions."""
+    t = _q(name)
     sets, wins = [], []
     for col in cols:
         c, v = _q(col), _q(version_col(col))
@@ -109,11 +117,28 @@ def _upsert_sql(dialect: str, name: str, cols: tuple[str, ...]) -> str:
         sets.append(f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE {t}.{c} END")
         sets.append(f"{v} = CASE WHEN {newer} THEN excluded.{v} ELSE {t}.{v} END")
         wins.append(newer)
-        names += [c, v]
-    names.append("_rev")
     sets.append(f"_rev = CASE WHEN {' OR '.join(wins)} THEN excluded._rev ELSE {t}._rev END")
-    return (f"INSERT INTO {t} ({', '.join(names)}) VALUES ({_marks(dialect, len(names))}) "
-            f"ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}")
+    return f"ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}"
+
+
+@cache
+def _upsert_sql(dialect: str, name: str, cols: tuple[str, ...]) -> str:
+    """The bulk merge as one row per execution (an executemany)."""
+    names = [*_merged_columns(cols), "_rev"]
+    return (f"INSERT INTO {_q(name)} ({', '.join(map(_q, names))}) VALUES ({_marks(dialect, len(names))}) "
+            f"{_on_conflict(name, cols)}")
+
+
+@cache
+def _unnest_upsert_sql(name: str, cols: tuple[str, ...]) -> str:
+    """PostgreSQL: the same merge for a whole batch in one statement, its rows passed as one
+    array per column (``$1`` the ids, then each cell and its version) and ``_rev`` last."""
+    t = sql_tables[name]
+    names = _merged_columns(cols)
+    arrays = ", ".join(f"${i}::{t.c[n].type.compile(dialect=_PG)}[]" for i, n in enumerate(names, 1))
+    return (f"INSERT INTO {_q(name)} ({', '.join(map(_q, [*names, '_rev']))}) "
+            f"SELECT u.*, ${len(names) + 1}::bigint FROM unnest({arrays}) AS u({', '.join(map(_q, names))}) "
+            f"{_on_conflict(name, cols)}")
 
 
 @cache
@@ -153,10 +178,14 @@ def _status_columns(name: str) -> dict[str, Column]:
 
 async def apply_lww(conn: AsyncConnection, name: str, writes: Sequence[LwwWrite], rev: int) -> None:
     """Merge a batch of changes into one lww table: one statement per shape of change (the set
-    of columns it writes), run as one executemany on the driver."""
+    of columns it writes), run as one executemany on the driver (SQLite) or as one
+    ``INSERT ... SELECT FROM unnest(...)`` of the batch's rows (PostgreSQL)."""
     if not writes:
         return
     dialect = conn.dialect.name
+    if dialect == "postgresql":
+        await _apply_lww_unnest(conn, name, writes, rev)
+        return
     convert = _converters(dialect, name)
     status = _status_columns(name)
     groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
@@ -174,6 +203,34 @@ async def apply_lww(conn: AsyncConnection, name: str, writes: Sequence[LwwWrite]
         groups[cols].append(tuple(params))
     for cols, rows in groups.items():
         await conn.exec_driver_sql(_upsert_sql(dialect, name, cols), rows)
+
+
+async def _apply_lww_unnest(conn: AsyncConnection, name: str, writes: Sequence[LwwWrite], rev: int) -> None:
+    """One statement per shape. PostgreSQL refuses to update a row twice in one statement, so
+    the writes of one id are first folded into one row by the merge rule itself: each cell
+    keeps the value of its greatest version (the first of equal ones, as the statement by
+    statement merge would), which leaves the same row as applying them one after another."""
+    status = _status_columns(name)
+    groups: dict[tuple[str, ...], dict[str, list[Any]]] = defaultdict(dict)
+    for w in sorted(writes, key=lambda w: w.pk):
+        cols = tuple(sorted(w.vals))
+        stamp = w.ts.to_bytes(8, "big") + site_bytes(w.site)
+        row: list[Any] = [w.pk]
+        for col in cols:
+            value = w.vals[col]
+            row.append(value)
+            row.append(bytes((status[col].rank(value) if col in status else 0,)) + stamp)
+        rows = groups[cols]
+        held = rows.get(w.pk)
+        if held is None:
+            rows[w.pk] = row
+            continue
+        for i in range(2, len(row), 2):
+            if row[i] > held[i]:
+                held[i - 1], held[i] = row[i - 1], row[i]
+    for cols, rows in groups.items():
+        columns = [list(c) for c in zip(*rows.values(), strict=True)]
+        await conn.exec_driver_sql(_unnest_upsert_sql(name, cols), (*columns, rev))
 
 
 async def apply_ledger(conn: AsyncConnection, name: str, rows: Sequence[dict[str, Any]]) -> None:
