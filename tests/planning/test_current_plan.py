@@ -127,7 +127,7 @@ def test_pushed_orders_and_stock_moves_change_the_current_plan_by_net_change(
                            ("DESK", "4", "2027-01-11", [("SO-1", "4")])]
 
 
-def test_the_current_plan_refuses_other_roles_and_bad_days(
+def test_the_current_plan_refuses_other_roles_bad_days_and_a_bom_cycle(
         company: Company, http: httpx.Client, admin: SyncClient) -> None:
     rep = SyncClient.enrolled(http, BOOT, user="alice", role="sales")
     assert http.get(CURRENT, headers=rep.headers).status_code == 403
@@ -135,6 +135,10 @@ def test_the_current_plan_refuses_other_roles_and_bad_days(
     for bad in ("2027-13-01", "soon", "1066-10-14"):
         r = http.get(CURRENT, params={"today": bad}, headers=admin.headers)
         assert r.status_code == 400, (bad, r.text)
+    assert current(http, admin)["stats"]["mode"] == "regenerative"
+    company.run(company.bom("LEG", "DESK", "1"))  # DESK <- LEG <- DESK: a cycle cannot be planned
+    r = http.get(CURRENT, params={"today": TODAY}, headers=admin.headers)
+    assert r.status_code == 409 and r.json()["error"] == "bom_cycle" and "DESK" in r.json()["detail"], r.text
 
 
 @pytest.mark.anyio
