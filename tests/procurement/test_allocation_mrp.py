@@ -128,5 +128,10 @@ def test_a_kept_run_shows_its_allocation_and_why_each_alternative_lost(
     assert [(a["supplier"], a["reason"]) for a in order["alternatives"]] == [("S3", "blocked")]
     assert order["cheapest_rule"] == "S1"
     assert http.get("/api/v1/planning/mrp/runs/nope/allocation", headers=boss).status_code == 404
+    # the server's current plan (net change) is allocated the same way: same plan, same version
+    current = http.get("/api/v1/planning/current", params={"today": TODAY.isoformat()}, headers=boss)
+    assert current.status_code == 200, current.text
+    assert current.json()["plan"] == run.json()["plan"]
+    assert current.json()["input_version"] == run.json()["input_version"]
     rep = SyncClient.enrolled(http, BOOT, user="alice", role="sales")
     assert http.get(f"/api/v1/planning/mrp/runs/{run.json()['id']}/allocation", headers=rep.headers).status_code == 403

@@ -29,18 +29,21 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from server.db.engine import Database
+from server.domain.planning.allocated import Policy, plan_allocated
 from server.domain.planning.load import load_planning
 from server.domain.planning.model import PlanningInput
 from server.domain.planning.netchange import NetChangePlanner, changed_skus
 from server.domain.planning.render import plan_to_json
 from server.domain.planning.runs import PlanDoc, check_today, input_version, snapshot
 from server.domain.planning.supply import Agreement, cheapest_valid_agreement
+from server.domain.procurement.allocation_model import SupplierTerms
+from server.domain.procurement.supplier_terms import load_supplier_terms
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.principal import Principal
 from shared.errors import Conflict, Forbidden, InvalidInput
@@ -88,6 +91,7 @@ class _State:
     as_of: str
     version: str | None = None
     doc: PlanDoc | None = None
+    suppliers: Mapping[str, SupplierTerms] = field(default_factory=dict)  # for the allocation
 
 
 def _utc(ms: int) -> str:
@@ -125,10 +129,13 @@ class CurrentPlan:
             except InvalidInput as exc:  # the request was fine; the stored data cannot be planned
                 raise Conflict(exc.detail, code=exc.code) from None
             if state.version is None:
-                state.version = await asyncio.to_thread(input_version, state.inp, state.agreements)
+                state.version = await asyncio.to_thread(input_version, state.inp, state.agreements,
+                                                        state.suppliers)
             if state.doc is None:
-                plan = state.planner.plan
-                state.doc = await asyncio.to_thread(lambda: msgspec.convert(plan_to_json(plan), PlanDoc))
+                # the supplier allocation on the net-change plan, as a kept run does it
+                s = state
+                state.doc = await asyncio.to_thread(lambda: msgspec.convert(plan_to_json(plan_allocated(
+                    s.inp, s.agreements, Policy(s.suppliers), first=s.planner.plan).plan), PlanDoc))
             return CurrentPlanDoc(state.as_of, state.today.isoformat(), state.version, state.stats, state.doc)
 
     async def refresh(self) -> None:
@@ -141,9 +148,12 @@ class CurrentPlan:
         at = self.clock.now_ms()
         async with snapshot(self.db) as conn:
             inp, loaded = await load_planning(conn, today)
+            suppliers = await load_supplier_terms(conn)
         agreements = tuple(loaded)
         try:
             self._state = await asyncio.to_thread(self._apply, self._state, inp, agreements, _utc(at))
+            if self._state.suppliers != suppliers:  # capacities are the allocation's, not MRP's
+                self._state.suppliers, self._state.version, self._state.doc = suppliers, None, None
         except BaseException:
             self._state = None  # a failure part-way leaves nothing half updated: rebuild next time
             raise
