@@ -128,6 +128,20 @@ def test_the_filter_narrows_a_list_and_htmx_gets_only_the_rows(demo: Demo) -> No
     assert "FG-CHAIR-ERG" in r.text and "FG-DESK-140" not in r.text
 
 
+def test_long_lists_come_in_pages_of_fifty(demo: Demo) -> None:
+    rows = [{"code": f"ZP{i:03d}", "name": f"Paging supplier {i}"} for i in range(70)]
+    with httpx.Client(base_url=demo.url, timeout=30) as api:
+        r = api.post("/api/v1/master/suppliers", json={"rows": rows},
+                     headers={"Authorization": f"Bearer {demo.tokens['bootstrap']}"})
+        assert r.status_code == 200, r.text
+    with demo.login() as c:
+        first = c.get("/backoffice/master/suppliers", params={"q": "paging supplier"}).text
+        second = c.get("/backoffice/master/suppliers", params={"q": "paging supplier", "page": 2}).text
+    assert first.count("Paging supplier") == 50 and "Next" in first and "Previous" not in first
+    assert second.count("Paging supplier") == 20 and "Previous" in second and "Next" not in second
+    assert "ZP000" in first and "ZP069" in second
+
+
 def test_a_product_shows_its_bom_through_all_levels_and_its_stock(demo: Demo) -> None:
     with demo.login() as c:
         text = _text(c.get("/backoffice/master/product/FG-DESK-140").text)
