@@ -89,6 +89,9 @@ def _components(c: Candidates) -> tuple[list[list[int]], list[int]]:
 
 def _quota_misses(inp: AllocationInput, orders: Iterable[OrderAllocation], quotas: Iterable[Quota]
                   ) -> list[tuple[str, str, Decimal]]:
+    quotas = list(quotas)
+    if not quotas:
+        return []
     volume: dict[str, Decimal] = defaultdict(Decimal)
     given: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for oa in orders:
@@ -132,7 +135,15 @@ def _alone(c: Candidates, i: int) -> OrderAllocation:
     return _finish(c, i, {best: need.qty}, ZERO)
 
 
-def _rule_choice(inp: AllocationInput, i: int, by_sku: dict[str, list[Agreement]]) -> str | None:
+def _rule_choice(c: Candidates, i: int, by_sku: dict[str, list[Agreement]]) -> str | None:
+    """The supplier ``supply.choose_agreement`` picks for the order alone. Without a score
+    threshold its candidates are exactly the order's options, so it is read from them."""
+    inp = c.inp
+    if inp.score_threshold is None:
+        best = min(c.by_need[i], default=None, key=lambda j: (
+            c.options[j].line.unit_price, c.options[j].line.priority, c.options[j].lead,
+            c.options[j].line.supplier))
+        return None if best is None else c.options[best].line.supplier
     need = inp.needs[i]
     kind = ItemKind.BUY if need.kind == "purchase" else ItemKind.SUBCONTRACT
     a = choose_agreement(by_sku.get(need.sku, ()), Item(need.sku, kind, need.lead_time_days),
@@ -144,8 +155,8 @@ def allocate(inp: AllocationInput) -> Allocation:
     """The least-cost allocation of ``inp.needs`` (module docstring), explained order by order."""
     t0 = time.perf_counter()
     c = candidates(inp)
-    start = greedy(c)
     groups, alone = _components(c)
+    start = greedy(c, [i for g in groups for i in g])  # the others touch no finite capacity
     result: dict[int, OrderAllocation] = {i: _alone(c, i) for i in alone}
     statuses: list[str] = []
     worst_gap = 0.0
@@ -175,7 +186,7 @@ def allocate(inp: AllocationInput) -> Allocation:
         by_sku[a.sku].append(a)
     orders = [result[i] for i in range(len(inp.needs))]
     usage = week_usage(orders)
-    explained = tuple(explain(c, i, oa, usage, _rule_choice(inp, i, by_sku)) for i, oa in enumerate(orders))
+    explained = tuple(explain(c, i, oa, usage, _rule_choice(c, i, by_sku)) for i, oa in enumerate(orders))
     status = ("time_limit" if "time_limit" in statuses else
               "within_gap" if "within_gap" in statuses else "optimal")
     return Allocation(explained, status, worst_gap, time.perf_counter() - t0, len(groups),

@@ -28,8 +28,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 
-from server.domain.planning.supply import Agreement, order_date
+from server.domain.planning.supply import Agreement
 from server.domain.procurement.allocation_model import AllocationInput, Need, Part
 
 __all__ = ["Candidates", "Option", "Week", "candidates", "finish_order", "quantum"]
@@ -48,9 +49,15 @@ class Option:
     week: Week  # ISO week of arrival
 
 
+@lru_cache(maxsize=4096)
 def _week(d: dt.date) -> Week:
     iso = d.isocalendar()
     return (iso[0], iso[1])
+
+
+@lru_cache(maxsize=4096)
+def _days(n: int) -> dt.timedelta:
+    return dt.timedelta(days=n)
 
 
 def supplier_excluded(inp: AllocationInput, supplier: str, line_blocked: bool) -> str | None:
@@ -68,14 +75,14 @@ def supplier_excluded(inp: AllocationInput, supplier: str, line_blocked: bool) -
 def line_option(inp: AllocationInput, i: int, need: Need, a: Agreement) -> Option | None:
     """The option of agreement line ``a`` for order ``i``, or None when the line is not valid
     on its order date or its tier starts above the order quantity."""
-    lead = need.lead_time_days if a.lead_time_days is None else a.lead_time_days
-    placed = order_date(need.due, lead, inp.today)
-    if placed < a.valid_from or (a.valid_to is not None and placed > a.valid_to):
-        return None
     if a.min_qty > need.qty:
         return None
-    return Option(i, a, lead, placed, need.due - dt.timedelta(days=lead) < inp.today,
-                  _week(placed + dt.timedelta(days=lead)))
+    lead = need.lead_time_days if a.lead_time_days is None else a.lead_time_days
+    should = need.due - _days(lead)
+    placed = should if should >= inp.today else inp.today  # supply.order_date
+    if placed < a.valid_from or (a.valid_to is not None and placed > a.valid_to):
+        return None
+    return Option(i, a, lead, placed, should < inp.today, _week(placed + _days(lead)))
 
 
 @dataclass
@@ -121,13 +128,14 @@ def candidates(inp: AllocationInput) -> Candidates:
     by_sku: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
     for a in inp.agreements:
         by_sku[(a.sku, str(a.kind))].append(a)
+    allowed = {(a.supplier, a.blocked): supplier_excluded(inp, a.supplier, a.blocked) is None
+               for a in inp.agreements}
+    usable = {k: [a for a in v if allowed[(a.supplier, a.blocked)]] for k, v in by_sku.items()}
     options: list[Option] = []
     by_need: list[list[int]] = []
     for i, need in enumerate(inp.needs):
         mine: list[int] = []
-        for a in by_sku.get((need.sku, str(need.kind)), ()):
-            if supplier_excluded(inp, a.supplier, a.blocked) is not None:
-                continue
+        for a in usable.get((need.sku, str(need.kind)), ()):
             o = line_option(inp, i, need, a)
             if o is not None:
                 mine.append(len(options))
