@@ -96,6 +96,18 @@ def test_a_change_the_server_refused_shows_in_the_quarantine(demo: Demo) -> None
     assert answer["rejected"][0]["reason"] in quarantined
 
 
+def test_a_status_that_tried_to_go_back_shows_in_the_conflicts(demo: Demo) -> None:
+    with httpx.Client(base_url=demo.url, timeout=30) as api:
+        rep = SyncClient.enrolled(api, demo.tokens["bootstrap"], user="alice", role="sales")
+        rep.pull_all()
+        confirmed = sorted(pk for (table, pk), cells in rep.seen.items()
+                           if table == "sales_order" and cells.get("status") == "confirmed")
+        rep.write("sales_order", confirmed[0], {"status": "draft"})
+    with demo.login() as c:
+        conflicts = c.get("/backoffice/sync").text.split('id="conflicts"')[1].split("</table>")[0]
+    assert "alice" in conflicts and "draft" in conflicts and "confirmed" in conflicts
+
+
 def test_revoking_an_unknown_device_is_a_404_page_not_a_500(demo: Demo) -> None:
     with demo.login() as c:
         r = c.post("/backoffice/sync/devices/not-a-uuid/revoke", headers={"HX-Request": "true"})
