@@ -159,11 +159,13 @@ async def _load(db: Any, today: dt.date) -> tuple[PlanningInput, list[Any]]:
         return await load_planning(conn, today)
 
 
-async def _atimed(f: Callable[[], Awaitable[T]]) -> tuple[T, float]:
+async def _atimed(f: Callable[[], Awaitable[T]]) -> tuple[T, float, float]:
+    """``await f()`` with its wall and CPU time (this process's: on PostgreSQL the server's own
+    work is not in it)."""
     gc.collect()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     out = await f()
-    return out, time.perf_counter() - t
+    return out, time.perf_counter() - t, time.process_time() - c
 
 
 def _timed(f: Callable[[], T]) -> tuple[T, float]:
@@ -200,13 +202,14 @@ async def run(args: argparse.Namespace) -> None:
         try:
             await upgrade(db)
             rows = company_rows(co)
-            n_rows, t_write = await _atimed(lambda: write_rows(db, rows))
+            n_rows, t_write, _ = await _atimed(lambda: write_rows(db, rows))
             console.print(f"[dim]{args.db}: company written, {n_rows:,} rows in {t_write:.1f} s[/]")
 
-            loads, plans = [], []
+            loads, plans, load_cpu = [], [], []
             for _ in range(max(1, args.repeat)):
-                (inp, agreements), t = await _atimed(lambda: _load(db, TODAY))
+                (inp, agreements), t, c = await _atimed(lambda: _load(db, TODAY))
                 loads.append(t)
+                load_cpu.append(c)
             if input_version(inp) != input_version(co.inp):
                 raise SystemExit("WRONG: the input loaded from the database differs from the generated one")
             choose = cheapest_valid_agreement(agreements, TODAY)
@@ -226,8 +229,8 @@ async def run(args: argparse.Namespace) -> None:
             extra.product, extra.warehouse, extra.rev = rows.product, rows.warehouse, rows.rev
             sales_rows(extra, added)
             await write_rows(db, extra)
-            (inp2, _), reread = await _atimed(lambda: _load(db, TODAY))
-            changed, diff = _timed(lambda: changed_skus(inp, inp2))
+            (inp2, _), reread, reread_cpu = await _atimed(lambda: _load(db, TODAY))
+            changed, diff, diff_cpu = _cpu_timed(lambda: changed_skus(inp, inp2))
             _, update, update_cpu = _cpu_timed(lambda: planner.update(inp2, changed))
             stats = planner.last_stats
             if planner.plan != plan(inp2, choose):
@@ -241,6 +244,8 @@ async def run(args: argparse.Namespace) -> None:
         Row("regenerative plan() of it", _spread(plans)),
         Row("regenerative MRP from the database (load + plan)", f"{load + regen:.2f} s", "20 s target",
             (load + regen) / 20, "<= 1x (20 s)", load + regen <= 20),
+        Row("  CPU time: load / plan() (this process)",
+            f"{statistics.median(load_cpu):.2f} s / {statistics.median(plan_cpu):.2f} s"),
         Row(f"net-change update after {args.new_lines} new order lines", f"{update * 1000:.0f} ms",
             f"{regen:.2f} s plan()", update / regen, "<= 0.02x", update / regen <= 0.02),
         Row("  CPU time: update / plan()", f"{update_cpu * 1000:.0f} ms",
@@ -249,6 +254,9 @@ async def run(args: argparse.Namespace) -> None:
             f"{load + regen:.2f} s load + plan", server_net / (load + regen)),
         Row("  re-read / diff (changed skus) / update", f"{reread:.2f} s / {diff * 1000:.0f} ms / {update * 1000:.0f} ms",
             f"{len(changed)} skus changed"),
+        Row("  CPU time: server path / load + plan()", f"{reread_cpu + diff_cpu + update_cpu:.2f} s",
+            f"{statistics.median(load_cpu) + statistics.median(plan_cpu):.2f} s CPU",
+            (reread_cpu + diff_cpu + update_cpu) / (statistics.median(load_cpu) + statistics.median(plan_cpu))),
         Row("  cells re-netted (resumed) / all", f"{stats['renetted']:,} ({stats['resumed']:,})",
             f"{stats['cells']:,} cells"),
         Row("  net-change planner first build", f"{t_build:.2f} s"),
