@@ -8,12 +8,14 @@ import asyncio
 import re
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import httpx
 from playwright.sync_api import sync_playwright
 
 from server.config import Settings
+from tests.server.client import SyncClient
 from tests.server.conftest import LiveServer
 from tests.web.conftest import BOOT, CHROMIUM, CHROMIUM_ARGS, _load
 
@@ -53,6 +55,11 @@ def main(out: Path, extra: list[tuple[str, str]]) -> None:
                 b = c.post("/backoffice/planning/runs", data={"today": "2026-12-08"}).headers["location"]
                 made = c.post("/backoffice/procurement/requisitions/from-run", data={"run_id": a.rsplit("/", 1)[1]})
                 first = re.findall(r'href="(/backoffice/procurement/requisitions/PR-[^"]+)"', made.text)[0]
+                rep = SyncClient.enrolled(c, BOOT, user="alice", role="sales")
+                rep.pull_all()
+                order = next(pk for (table, pk), cells in rep.seen.items() if table == "sales_order")
+                rep.push([rep.change("sales_order", order, {"status": "draft"}),
+                          rep.change("product", str(uuid.uuid4()), {"name": "not a rep's to write"})])
             ids = {"run": a, "a": a.rsplit("/", 1)[1], "b": b.rsplit("/", 1)[1], "requisition": first}
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

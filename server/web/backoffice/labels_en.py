@@ -55,6 +55,7 @@ EN: dict[str, str] = {
     "col_revoked": "Revoked",
     "col_received": "Received",
     "col_table": "Table",
+    "col_row": "Row id",
     "col_reason": "Reason",
     "col_detail": "Detail",
     "col_change": "Change as sent",

@@ -54,6 +54,7 @@ ZH: dict[str, str] = {
     "col_revoked": "吊销时间",
     "col_received": "接收时间",
     "col_table": "数据表",
+    "col_row": "记录 ID",
     "col_reason": "原因",
     "col_detail": "说明",
     "col_change": "原始更改",
