@@ -182,6 +182,10 @@ EN: dict[str, str] = {
     "status_planned": "planned",
     "status_released": "released",
     "status_done": "done",
+    "status_picking": "picking",
+    "status_expected": "expected",
+    "status_receiving": "receiving",
+    "status_received": "received",
     # procurement
     "procurement_title": "Procurement",
     "requisitions": "Requisitions",

@@ -180,6 +180,10 @@ ZH: dict[str, str] = {
     "status_planned": "计划",
     "status_released": "已下达",
     "status_done": "已完工",
+    "status_picking": "拣货中",
+    "status_expected": "待收货",
+    "status_receiving": "收货中",
+    "status_received": "已收货",
     # procurement
     "procurement_title": "采购",
     "requisitions": "请购单",
