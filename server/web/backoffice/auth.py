@@ -6,7 +6,6 @@ signed, HttpOnly, SameSite=Strict cookie (``session.py``)."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
@@ -57,7 +56,8 @@ class AuthController(Controller):
         if not principal.is_backoffice:
             role = value_translator(lang_of(request))("role_", principal.role.value)
             return _login_page(request, 403, t("err_token_role", role=role))
-        value = session.sign(request.app.state.secret, session.token_hash(token), int(time.time()))
+        s = request.app.state
+        value = session.sign(s.secret, session.token_hash(token), s.clock.now_ms() // 1000)
         return Redirect("/backoffice/", status_code=303, cookies=[Cookie(
             key=session.COOKIE, value=value, path="/backoffice", httponly=True, samesite="strict",
             secure=_secure(request), max_age=session.MAX_AGE_S)])

@@ -5,7 +5,6 @@ never a 500)."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -73,7 +72,7 @@ def _here(request: Req) -> str:
 async def require(request: Req) -> Ctx:
     """The signed-in back-office principal, or LoginRequired."""
     s = request.app.state
-    hashed = session.verify(s.secret, request.cookies.get(session.COOKIE), int(time.time()))
+    hashed = session.verify(s.secret, request.cookies.get(session.COOKIE), s.clock.now_ms() // 1000)
     principal = await session.principal_for(s.db, s.settings, hashed) if hashed else None
     if principal is None:
         raise LoginRequired
