@@ -29,9 +29,9 @@ from server.db.masterdata import bom_line, purchase_order_line, supplier
 from server.db.procurement_schema import po_line_terms, requisition, requisition_line
 from server.db.retry import retrying
 from server.db.schema import sql_tables
-from server.domain.planning.production import next_numbers
 from server.domain.planning.render import price_text, qty_text
 from server.domain.procurement import expected_receipts
+from server.domain.procurement.numbering import unused_numbers
 from server.domain.procurement.requisition_service import guard, lock_requisition
 from server.domain.procurement.requisitions import Component, components_to_send, split_into_orders
 from server.domain.sync.clock import ServerClock
@@ -127,13 +127,7 @@ async def list_purchase_orders(db: Database, principal: Principal, status: str |
 
 
 async def _new_numbers(conn: AsyncConnection, n: int) -> list[str]:
-    out: list[str] = []
-    while len(out) < n:
-        want = [NUMBER_FORMAT.format(i) for i in await next_numbers(conn, SEQUENCE, n - len(out))]
-        taken = set((await conn.execute(select(purchase_order_line.c.number)
-                                        .where(purchase_order_line.c.number.in_(want)))).scalars())
-        out += [w for w in want if w not in taken]
-    return out
+    return await unused_numbers(conn, SEQUENCE, NUMBER_FORMAT, purchase_order_line.c.number, n)
 
 
 async def approve(db: Database, clock: ServerClock, principal: Principal, number: str,

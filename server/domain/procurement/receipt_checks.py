@@ -70,7 +70,10 @@ async def receive_goods(conn: AsyncConnection, clock: ServerClock, settings: Set
                         ) -> tuple[list[dict[str, Any]], dict[int, Rejection]]:
     """Check the batch's new ``goods_receipt`` rows (as the push would store them) and book the
     ones that pass. Returns the rows to store and the rejections by seq."""
-    seq_of = {c.pk: c.seq for c in changes if c.table == TABLE}
+    seq_of: dict[str, int] = {}
+    for c in changes:  # the first change of a pk is the one the push kept (a later one is a re-send)
+        if c.table == TABLE:
+            seq_of.setdefault(c.pk, c.seq)
     rows = sorted(rows, key=lambda r: seq_of.get(r["id"], 0))
     lines = await load_lines(conn, [r["receipt_id"] for r in rows], lock=True)
     before = dict(lines)

@@ -27,8 +27,8 @@ from server.db.procurement_schema import po_line_terms, requisition, requisition
 from server.db.retry import retrying
 from server.db.schema import sql_tables
 from server.domain.planning.load import live
-from server.domain.planning.production import next_numbers
 from server.domain.planning.render import price_text, qty_text
+from server.domain.procurement.numbering import unused_numbers
 from server.domain.procurement.requisitions import PlannedBuy, by_supplier, planned_buys
 from server.domain.sync.principal import Principal
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -43,6 +43,7 @@ __all__ = [
     "from_run",
     "get_requisition",
     "guard",
+    "key",
     "list_requisitions",
     "lock_requisition",
     "orders_of",
@@ -96,6 +97,12 @@ class RequisitionOut(msgspec.Struct):
     approved_by: str | None
     purchase_orders: list[str]
     lines: list[RequisitionLineOut]
+
+
+def key(text: str) -> str:
+    """A name to look a row up by, as the database can compare it: at most 64 characters, a NUL
+    (which PostgreSQL text cannot hold) replaced by U+FFFD as push stores such text."""
+    return text[:64].replace("\x00", "\ufffd")
 
 
 def guard(principal: Principal) -> None:
@@ -170,7 +177,7 @@ async def list_requisitions(db: Database, principal: Principal, status: str | No
     if status is not None:
         stmt = stmt.where(requisition.c.status == status)
     if run_id is not None:
-        stmt = stmt.where(requisition.c.run_id == run_id[:64])
+        stmt = stmt.where(requisition.c.run_id == key(run_id))
     async with db.read() as conn:
         return await requisition_out(conn, (await conn.execute(stmt)).all())
 
@@ -178,7 +185,7 @@ async def list_requisitions(db: Database, principal: Principal, status: str | No
 async def get_requisition(db: Database, principal: Principal, number: str) -> RequisitionOut:
     guard(principal)
     async with db.read() as conn:
-        row = (await conn.execute(select(requisition).where(requisition.c.number == number[:64]))).one_or_none()
+        row = (await conn.execute(select(requisition).where(requisition.c.number == key(number)))).one_or_none()
         if row is None:
             raise NotFound(f"there is no requisition {number[:64]!r}", code="unknown_requisition")
         return (await requisition_out(conn, [row]))[0]
@@ -188,12 +195,7 @@ async def get_requisition(db: Database, principal: Principal, number: str) -> Re
 
 
 async def _new_numbers(conn: AsyncConnection, n: int) -> list[str]:
-    out: list[str] = []
-    while len(out) < n:
-        want = [NUMBER_FORMAT.format(i) for i in await next_numbers(conn, SEQUENCE, n - len(out))]
-        taken = set((await conn.execute(select(requisition.c.number).where(requisition.c.number.in_(want)))).scalars())
-        out += [w for w in want if w not in taken]
-    return out
+    return await unused_numbers(conn, SEQUENCE, NUMBER_FORMAT, requisition.c.number, n)
 
 
 async def _ids_by(conn: AsyncConnection, table: Any, column: Any, keys: set[str], what: str) -> dict[str, str]:
@@ -216,7 +218,7 @@ async def from_run(db: Database, principal: Principal, req: FromRun, now: dt.dat
 
     async def attempt() -> list[RequisitionOut]:
         async with db.write() as conn:
-            stmt = select(mrp_run.c.id, mrp_run.c.plan).where(mrp_run.c.id == req.run_id)
+            stmt = select(mrp_run.c.id, mrp_run.c.plan).where(mrp_run.c.id == key(req.run_id))
             if conn.dialect.name == "postgresql":
                 stmt = stmt.with_for_update()
             run = (await conn.execute(stmt)).one_or_none()
@@ -262,7 +264,7 @@ async def _create(conn: AsyncConnection, run_id: str, groups: dict[str | None, l
 
 async def lock_requisition(conn: AsyncConnection, number: str, doing: str) -> Any:
     """The requisition, locked; refused unless it is a draft."""
-    stmt = select(requisition).where(requisition.c.number == number[:64])
+    stmt = select(requisition).where(requisition.c.number == key(number))
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     row = (await conn.execute(stmt)).one_or_none()
@@ -277,7 +279,7 @@ async def lock_requisition(conn: AsyncConnection, number: str, doing: str) -> An
 
 async def _line(conn: AsyncConnection, req: Any, line_id: str) -> Any:
     row = (await conn.execute(select(requisition_line).where(
-        requisition_line.c.id == line_id[:64], requisition_line.c.requisition_id == req.id))).one_or_none()
+        requisition_line.c.id == key(line_id), requisition_line.c.requisition_id == req.id))).one_or_none()
     if row is None:
         raise NotFound(f"requisition {req.number} has no line {line_id[:64]!r}", code="unknown_line")
     return row
@@ -285,7 +287,7 @@ async def _line(conn: AsyncConnection, req: Any, line_id: str) -> Any:
 
 async def _requisition_of_supplier(conn: AsyncConnection, run_id: str, code: str, now: dt.datetime) -> Any:
     """The draft requisition of ``run_id`` for supplier ``code``, made if there is none."""
-    s = (await conn.execute(select(supplier.c.id, supplier.c.blocked).where(supplier.c.code == code))).one_or_none()
+    s = (await conn.execute(select(supplier.c.id, supplier.c.blocked).where(supplier.c.code == key(code)))).one_or_none()
     if s is None:
         raise InvalidInput(f"there is no supplier {code!r}", code="unknown_supplier")
     found = (await conn.execute(select(requisition).where(

@@ -94,7 +94,7 @@ def _text(d: Decimal | None) -> str | None:
 
 def _window(start: dt.date | None, end: dt.date | None, today: dt.date) -> tuple[dt.date, dt.date]:
     end = end or today
-    start = start or end - dt.timedelta(days=DEFAULT_DAYS)
+    start = start or max(dt.date.min + dt.timedelta(days=DEFAULT_DAYS), end) - dt.timedelta(days=DEFAULT_DAYS)
     if start > end:
         raise InvalidInput(f"the window starts ({start}) after it ends ({end})", code="invalid_value")
     if (end - start).days > 20 * 366:
