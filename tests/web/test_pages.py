@@ -199,6 +199,11 @@ def test_the_kitting_check_shows_buildable_units_and_what_runs_out(demo: Demo) -
                                                           "by": "2026-12-31"})
         assert r.status_code == 200
         assert 'id="kit-figures"' in r.text and "Buildable by" in r.text
+        api = c.get("/api/v1/planning/kitting", params={"sku": "FG-DESK-140", "warehouse": "WH1", "by": "2026-12-31"},
+                    headers={"Authorization": f"Bearer {demo.tokens['bootstrap']}", "Accept": "application/json"}).json()
+        figures = re.findall(r'<div class="big">([^<]+)</div>', r.text)
+        assert figures == [api["on_hand"], api["available"], api["buildable"], api["buildable_by"],
+                           f"+{api['extra_by']}", api["incoming_by"]]
         bad = c.get("/backoffice/planning/kitting", params={"sku": "NOPE", "warehouse": "WH1"})
         assert bad.status_code == 404 and "no product" in bad.text
 
