@@ -59,13 +59,13 @@ def _highs() -> highspy.Highs:
             saved = os.dup(1)
             try:
                 os.dup2(2, 1)
-                highspy.Highs()
+                highspy.Highs()  # type: ignore[no-untyped-call]
                 ctypes.CDLL(None).fflush(None)
             finally:
                 os.dup2(saved, 1)
                 os.close(saved)
             _banner_shown = True
-    h = highspy.Highs()
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     return h
 
@@ -250,10 +250,10 @@ def _round(c: Candidates, needs: list[int], usable: list[int], lp: np.ndarray
     for i in needs:  # first what the LP gave, so that filling never takes another order's room
         parts: dict[str, tuple[int, float]] = {}
         for s, x in per[i].items():
-            j = best(i, s, x)
-            if j is not None:
-                parts[s] = (j, x)
-                key = (s, c.options[j].week)
+            found = best(i, s, x)
+            if found is not None:
+                parts[s] = (found, x)
+                key = (s, c.options[found].week)
                 if key in left:
                     left[key] -= x
         kept[i] = parts

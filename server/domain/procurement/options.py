@@ -239,8 +239,8 @@ def finish_order(c: Candidates, i: int, chosen: Mapping[int, Decimal], unmet: De
 
         pick = c.options[min(c.by_need[i], key=badness)]
         s = pick.line.supplier
-        prev = per_supplier.get(s)
-        per_supplier[s] = (prev[0] if prev else pick, (prev[1] if prev else ZERO) + unmet)
+        had_part = per_supplier.get(s)
+        per_supplier[s] = (had_part[0] if had_part else pick, (had_part[1] if had_part else ZERO) + unmet)
         over[s] = unmet
     parts: list[Part] = []
     for s in sorted(per_supplier):
