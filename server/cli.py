@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -73,6 +74,16 @@ def _iso_date(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _score(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value.is_finite() or not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"a score is 0..100, got {text!r}")
+    return value
+
+
 def _mrp(args: argparse.Namespace) -> int:
     """Run MRP on the current data: one JSON document on stdout with ``--json`` (everything
     else, migrations included, goes to stderr), else a table of planned orders and exceptions."""
@@ -80,15 +91,17 @@ def _mrp(args: argparse.Namespace) -> int:
     import json
 
     from server.app import open_service
-    from server.domain.planning.runs import MrpResult, run_mrp
+    from server.domain.planning.runs import MrpResult, ScoreRule, run_mrp
     from shared.errors import DomainError
 
     today: dt.date = args.today or dt.datetime.now(dt.UTC).date()
+    rule = (None if args.min_supplier_score is None
+            else ScoreRule(args.min_supplier_score, frozenset(args.allow_supplier or ())))
 
     async def run() -> MrpResult:
         db, _ = await open_service(load_settings())
         try:
-            return await run_mrp(db, today)
+            return await run_mrp(db, today, rule)
         finally:
             await db.dispose()
 
@@ -160,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     mrp.add_argument("--today", type=_iso_date, default=None,
                      help="the planning day, YYYY-MM-DD (default: today, UTC)")
     mrp.add_argument("--json", action="store_true", help="print exactly one JSON document (PLANNING.md)")
+    mrp.add_argument("--min-supplier-score", type=_score, default=None, metavar="0..100",
+                     help="allocate no order to a supplier whose scorecard score is below this")
+    mrp.add_argument("--allow-supplier", action="append", metavar="CODE",
+                     help="a supplier allowed despite a low score (repeatable)")
     mrp.set_defaults(func=_mrp)
     return parser
 

@@ -88,10 +88,10 @@ COMPANY = {
 }
 
 
-def _company(db_url: str, tmp_path: Path) -> None:
+def _company(db_url: str, tmp_path: Path, extra: dict[str, str] | None = None) -> None:
     folder = tmp_path / "company"
     folder.mkdir()
-    for name, text in COMPANY.items():
+    for name, text in {**COMPANY, **(extra or {})}.items():
         (folder / name).write_text(text, encoding="utf-8")
     done = fieldsync(db_url, "import", str(folder))
     assert done.returncode == 0, done.stderr
@@ -135,3 +135,34 @@ def test_a_kept_run_shows_its_allocation_and_why_each_alternative_lost(
     assert current.json()["input_version"] == run.json()["input_version"]
     rep = SyncClient.enrolled(http, BOOT, user="alice", role="sales")
     assert http.get(f"/api/v1/planning/mrp/runs/{run.json()['id']}/allocation", headers=rep.headers).status_code == 403
+
+
+def test_a_run_can_leave_out_suppliers_below_a_score_unless_allowed(
+        settings: Settings, http: httpx.Client, admin: SyncClient, tmp_path: Path) -> None:
+    # S1 had a line of Q due 2026-12-15 that never came: quantity accuracy 0, score 0
+    extra = {
+        "products.csv": COMPANY["products.csv"] + "Q,Other part,pcs,buy,3,0,lot_for_lot,,,\n",
+        "purchase_orders.csv": "number,supplier,sku,qty,due_date,warehouse\nPO-1,S1,Q,5,2026-12-15,WH1\n",
+    }
+    _company(settings.database_url, tmp_path, extra)
+    runs = "/api/v1/planning/mrp/runs"
+    plain = http.post(runs, json={"today": TODAY.isoformat()}, headers=admin.headers).json()
+    strict = http.post(runs, json={"today": TODAY.isoformat(), "min_supplier_score": "50"}, headers=admin.headers)
+    assert strict.status_code == 201, strict.text
+    assert [(o["supplier"], o["qty"]) for o in strict.json()["plan"]["planned_orders"]] == [("S2", "100")]
+    assert strict.json()["input_version"] != plain["input_version"]  # the rule is part of the input
+    alloc = http.get(f"{runs}/{strict.json()['id']}/allocation", headers=admin.headers).json()["allocation"]
+    assert {a["supplier"]: a["reason"] for a in alloc["orders"][0]["alternatives"]} == {
+        "S1": "below_score", "S3": "blocked"}
+    allowed = http.post(runs, json={"today": TODAY.isoformat(), "min_supplier_score": 50,
+                                    "allow_suppliers": ["S1"]}, headers=admin.headers)
+    assert [(o["supplier"], o["qty"]) for o in allowed.json()["plan"]["planned_orders"]] == [
+        ("S1", "70"), ("S2", "30")]
+    for bad in ("101", "-1", "lots"):
+        r = http.post(runs, json={"today": TODAY.isoformat(), "min_supplier_score": bad}, headers=admin.headers)
+        assert r.status_code == 400, (bad, r.text)
+
+
+def test_mrp_refuses_a_score_outside_0_to_100_on_the_command_line(tmp_path: Path) -> None:
+    done = fieldsync(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "mrp", "--min-supplier-score", "101")
+    assert done.returncode == 2 and "0..100" in done.stderr

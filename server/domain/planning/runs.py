@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from decimal import Decimal
 from functools import cache
 from operator import attrgetter
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import uuid_utils
@@ -37,6 +37,7 @@ from server.domain.planning.render import plan_to_json, qty_text
 from server.domain.planning.supply import Agreement
 from server.domain.procurement.allocation_json import allocation_to_json
 from server.domain.procurement.allocation_model import Allocation, SupplierTerms
+from server.domain.procurement.scorecard_service import supplier_scores
 from server.domain.procurement.supplier_terms import load_supplier_terms
 from server.domain.sync.principal import Principal
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -47,6 +48,7 @@ __all__ = [
     "Run",
     "RunRequest",
     "RunSummary",
+    "ScoreRule",
     "compare_plans",
     "compare_runs",
     "compute",
@@ -67,6 +69,19 @@ EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(9000, 12, 31)  # a planning day 
 
 class RunRequest(msgspec.Struct, forbid_unknown_fields=True):
     today: dt.date  # the planning day; past due dates are late relative to it
+    # suppliers whose scorecard score (0..100) is below this are not allocated orders...
+    min_supplier_score: Decimal | None = None  # 0..100
+    # ...unless named here (codes)
+    allow_suppliers: list[Annotated[str, msgspec.Meta(max_length=64)]] = msgspec.field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScoreRule:
+    """Allocation leaves out suppliers scored below ``min_score`` (scorecards over the year up
+    to the planning day) unless they are in ``allow``; a supplier without a score is not below."""
+
+    min_score: Decimal
+    allow: frozenset[str] = frozenset()
 
 
 class PlanPeg(msgspec.Struct):
@@ -213,15 +228,20 @@ def _rows(value: Any, key: tuple[str | None, ...] = ()) -> Iterator[tuple[str | 
 
 
 def input_version(inp: PlanningInput, agreements: Iterable[Agreement] = (),
-                  suppliers: Mapping[str, SupplierTerms] | None = None) -> str:
-    """SHA-256 (hex) of the planning input, the price agreements and the suppliers' terms
-    (capacity, blocked; the allocation plans with them) in canonical form: each field as sorted
-    rows of text (the loader's row order is not part of the data). No suppliers: no section."""
+                  suppliers: Mapping[str, SupplierTerms] | None = None,
+                  scores: tuple[ScoreRule, Mapping[str, Decimal]] | None = None) -> str:
+    """SHA-256 (hex) of the planning input, the price agreements, the suppliers' terms
+    (capacity, blocked; the allocation plans with them) and a score rule with the scores it
+    read, in canonical form: each field as sorted rows of text (the loader's row order is not
+    part of the data). No suppliers, no score rule: no section."""
     h = hashlib.sha256()
     sections: list[tuple[str, Any]] = [(f.name, getattr(inp, f.name)) for f in fields(inp)]
     sections.append(("agreements", list(agreements)))
     if suppliers:
         sections.append(("suppliers", list(suppliers.values())))
+    if scores is not None:
+        rule, read = scores
+        sections.append(("scores", {"min": rule.min_score, "allow": sorted(rule.allow), "read": dict(read)}))
     for name, value in sections:
         h.update(repr(name).encode())
         h.update("\n".join(sorted(map(repr, _rows(value)))).encode())
@@ -250,21 +270,27 @@ def check_today(today: dt.date) -> dt.date:
     return today
 
 
-async def compute(conn: AsyncConnection, today: dt.date) -> MrpResult:
+async def compute(conn: AsyncConnection, today: dt.date, rule: ScoreRule | None = None) -> MrpResult:
     """Load, plan with the supplier allocation (``allocated.plan_allocated``), and render: one
-    regenerative run."""
+    regenerative run. With a score rule, the suppliers' scorecard scores are read too."""
     inp = await load_planning_input(conn, check_today(today))
     agreements = tuple(await load_agreements(conn))
     suppliers = await load_supplier_terms(conn)
-    result = plan_allocated(inp, agreements, Policy(suppliers))
+    policy = Policy(suppliers)
+    scored: tuple[ScoreRule, Mapping[str, Decimal]] | None = None
+    if rule is not None:
+        read = await supplier_scores(conn, today)
+        policy = Policy(suppliers, scores=read, score_threshold=rule.min_score, overrides=rule.allow)
+        scored = (rule, read)
+    result = plan_allocated(inp, agreements, policy)
     plan = result.plan
-    return MrpResult(inp, agreements, plan, plan_to_json(plan), input_version(inp, agreements, suppliers),
-                     result.allocation)
+    return MrpResult(inp, agreements, plan, plan_to_json(plan),
+                     input_version(inp, agreements, suppliers, scored), result.allocation)
 
 
-async def run_mrp(db: Database, today: dt.date) -> MrpResult:
+async def run_mrp(db: Database, today: dt.date, rule: ScoreRule | None = None) -> MrpResult:
     async with snapshot(db) as conn:
-        return await compute(conn, today)
+        return await compute(conn, today, rule)
 
 
 # ---- kept runs --------------------------------------------------------------------------------
@@ -296,12 +322,22 @@ def _run(row: Any) -> Run:
     return Run(**_summary_fields(row), plan=msgspec.json.decode(row.plan, type=PlanDoc))
 
 
+def _score_rule(req: RunRequest) -> ScoreRule | None:
+    score = req.min_supplier_score
+    if score is None:
+        return None
+    if not score.is_finite() or not 0 <= score <= 100:
+        raise InvalidInput(f"min_supplier_score is a score from 0 to 100, got {score}", code="invalid_value")
+    return ScoreRule(score, frozenset(req.allow_suppliers))
+
+
 async def create_run(db: Database, principal: Principal, req: RunRequest, now: dt.datetime) -> Run:
     """Run MRP on the data as it is now and keep the run."""
     _guard(principal)
     check_today(req.today)
+    _score_rule(req)
     try:
-        result = await run_mrp(db, req.today)
+        result = await run_mrp(db, req.today, _score_rule(req))
     except InvalidInput as exc:  # the request was fine; the stored data cannot be planned
         raise Conflict(exc.detail, code=exc.code) from None
     doc = result.document
