@@ -1,9 +1,12 @@
-"""Who supplies a planned buy or subcontract order: the simple rule, cheapest valid agreement.
+"""Who supplies a planned buy or subcontract order, one order at a time: the cheapest valid
+agreement. MRP plans with it first (the provisional choice that gives each order a start date);
+then the supplier allocation (``allocated.py``, ``server/domain/procurement/allocation.py``)
+decides over all orders at once, with capacities and splits, and its explanation names what
+this rule would have picked.
 
 Pure: plain data in, a choice out; no I/O. ``load.load_agreements`` reads the agreements, and
 ``cheapest_valid_agreement`` turns them into the ``choose_supply`` callback of ``mrp.plan``.
-A later issue replaces this rule with an optimiser (capacities per week, splits over suppliers);
-until then capacity is not considered, and an order goes to one supplier whole.
+This rule ignores capacity, and gives an order to one supplier whole.
 
 The rule, for an order of ``qty`` of a product due on ``due``:
 
