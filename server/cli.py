@@ -115,8 +115,32 @@ def _mrp(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         out = Console()
-        _print_plan(out if out.is_terminal else Console(width=200), result.document)  # a file: wide
+        out = out if out.is_terminal else Console(width=200)  # a file: wide
+        _print_plan(out, result.document)
+        if args.explain and result.allocation is not None:
+            _print_allocation(out, result.allocation)
     return 0
+
+
+def _print_allocation(out: Console, allocation: Any) -> None:
+    """Who got each buy and subcontract order, and why every other supplier lost."""
+    from rich.table import Table
+
+    from server.domain.planning.render import price_text, qty_text
+
+    table = Table(title=(f"Supplier allocation: {allocation.status}, proven within {allocation.gap:.2%}, "
+                         f"cost {price_text(allocation.cost)}"), title_justify="left")
+    for name in ("sku", "wh", "due", "qty", "chosen", "alternatives (why they lost)"):
+        table.add_column(name, no_wrap=name != "alternatives (why they lost)")
+    for oa in allocation.orders:
+        n = oa.need
+        chosen = "\n".join(f"{p.supplier} {qty_text(p.qty)} @ {price_text(p.unit_price)}"
+                           + (" late" if p.late else "")
+                           + (f" ({qty_text(p.over_capacity)} over capacity)" if p.over_capacity else "")
+                           for p in oa.parts) or "no supplier"
+        lost = "\n".join(f"{a.supplier}: {a.reason} - {a.detail}" for a in oa.alternatives)
+        table.add_row(n.sku, n.warehouse, n.due.isoformat(), qty_text(n.qty), chosen, lost)
+    out.print(table)
 
 
 def _print_plan(out: Console, doc: dict[str, Any]) -> None:
@@ -172,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     mrp = sub.add_parser("mrp", help="run MRP on the current data and print the plan")
     mrp.add_argument("--today", type=_iso_date, default=None,
                      help="the planning day, YYYY-MM-DD (default: today, UTC)")
-    mrp.add_argument("--json", action="store_true", help="print exactly one JSON document (PLANNING.md)")
+    shape = mrp.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print exactly one JSON document (PLANNING.md)")
+    shape.add_argument("--explain", action="store_true",
+                       help="after the plan, who got each buy and subcontract order and why the others lost")
     mrp.add_argument("--min-supplier-score", type=_score, default=None, metavar="0..100",
                      help="allocate no order to a supplier whose scorecard score is below this")
     mrp.add_argument("--allow-supplier", action="append", metavar="CODE",

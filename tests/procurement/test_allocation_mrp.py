@@ -112,6 +112,16 @@ def test_mrp_json_takes_suppliers_and_prices_from_the_allocation(db_url: str, tm
     assert doc["exceptions"] == []
 
 
+def test_mrp_explain_prints_who_got_each_order_and_why_the_others_lost(db_url: str, tmp_path: Path) -> None:
+    _company(db_url, tmp_path)
+    done = fieldsync(db_url, "mrp", "--today", TODAY.isoformat(), "--explain")
+    assert done.returncode == 0, done.stderr
+    assert "Supplier allocation: optimal" in done.stdout
+    assert "S1 70 @ 5.00" in done.stdout and "S2 30 @ 6.00" in done.stdout
+    assert "S3: blocked - S3 is blocked" in done.stdout
+    assert fieldsync(db_url, "mrp", "--json", "--explain").returncode == 2  # one JSON document only
+
+
 def test_a_kept_run_shows_its_allocation_and_why_each_alternative_lost(
         settings: Settings, http: httpx.Client, admin: SyncClient, tmp_path: Path) -> None:
     _company(settings.database_url, tmp_path)
