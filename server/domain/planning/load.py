@@ -234,12 +234,12 @@ async def _receipts(conn: AsyncConnection, sku_of: Mapping[str, str], code_of: M
     open_mo = mo.c.status.in_(OPEN_PRODUCTION_STATES)
     pg = production_order_peg
     pegs: dict[str, list[Peg]] = defaultdict(list)
-    for r in await conn.execute(
+    for p in await conn.execute(
             select(pg.c.production_order_id, pg.c.sales_order_number, pg.c.qty)
             .join(mo, mo.c.id == pg.c.production_order_id).where(open_mo)
             .order_by(pg.c.production_order_id, pg.c.sales_order_number, pg.c.id)):
-        if r.qty > 0:
-            pegs[r.production_order_id].append(Peg(r.sales_order_number, r.qty))
+        if p.qty > 0:
+            pegs[p.production_order_id].append(Peg(p.sales_order_number, p.qty))
     for m in await conn.execute(
             select(mo.c.id, mo.c.number, mo.c.product_id, mo.c.warehouse_id, mo.c.due_date, mo.c.qty)
             .where(open_mo).order_by(mo.c.due_date, mo.c.number)):
