@@ -31,6 +31,7 @@ PAGES = [
     ("product-bom", "/backoffice/master/product/FG-DESK-160E"),
     ("planning", "/backoffice/planning"),
     ("run", "{run}"),
+    ("allocation", "{run}/allocation"),
     ("compare", "/backoffice/planning/compare?a={a}&b={b}"),
     ("kitting", "/backoffice/planning/kitting?sku=FG-DESK-160E&warehouse=WH1&by=2026-12-31"),
     ("orders", "/backoffice/orders"),

@@ -183,6 +183,10 @@ def test_running_mrp_from_the_page_keeps_a_run_with_its_planned_orders(demo: Dem
         assert "Compare two MRP runs" in cmp and "2026-12-02" in cmp
         listing = c.get("/backoffice/planning").text
         assert a in listing and b in listing
+        allocation = c.get(f"/backoffice/planning/runs/{a}/allocation")
+        assert allocation.status_code == 200 and 'id="allocation"' in allocation.text
+        assert "PT-CASTOR" in allocation.text and "S02" in allocation.text  # chosen over the dearer S01
+        assert c.get("/backoffice/planning/runs/nope/allocation").status_code == 404
 
 
 def test_a_bad_planning_day_rerenders_the_form_with_a_message(demo: Demo) -> None:

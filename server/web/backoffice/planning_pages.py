@@ -78,6 +78,15 @@ class PlanningPages(Controller):
                     exceptions=[e for e in run.plan.exceptions if query in e.sku.lower()],
                     orders=[o for o in run.plan.planned_orders if query in o.sku.lower()])
 
+    @get("/runs/{run_id:str}/allocation")
+    async def allocation(self, request: Req, run_id: FromPath[str]) -> Response[str]:
+        """Who got each buy and subcontract order of the run, at what price, and why the others lost."""
+        ctx = await require(request)
+        kept = await runs.get_run_allocation(request.app.state.db, ctx.principal, run_id)
+        alloc = kept.get("allocation")
+        return page(ctx, "allocation.html", "nav_planning", run_id=kept.get("id", run_id), today=kept.get("today", ""),
+                    alloc=alloc if isinstance(alloc, dict) else None)
+
     @get("/compare")
     async def compare(self, request: Req, a: Annotated[str, QueryParameter(max_length=64)] = "",
                       b: Annotated[str, QueryParameter(max_length=64)] = "") -> Response[str]:

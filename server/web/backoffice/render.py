@@ -14,7 +14,7 @@ from litestar import Response
 from server.domain.planning.render import qty_text
 from server.web.backoffice.i18n import Lang, translator, value_translator
 
-__all__ = ["STATIC_DIR", "env", "html", "num", "pct", "round1", "when"]
+__all__ = ["STATIC_DIR", "env", "html", "money", "num", "pct", "round1", "when"]
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -35,6 +35,13 @@ def pct(value: Any) -> str:
     if value is None or value == "":
         return ""
     return f"{(Decimal(str(value)) * 100).quantize(Decimal('0.1'))} %"
+
+
+def money(value: Any) -> str:
+    """An amount (decimal text from a service) to the cent."""
+    if value is None or value == "":
+        return ""
+    return str(Decimal(str(value)).quantize(Decimal("0.01")))
 
 
 def round1(value: Any) -> str:
@@ -59,6 +66,7 @@ env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select
 env.filters["num"] = num
 env.filters["when"] = when
 env.filters["pct"] = pct
+env.filters["money"] = money
 env.filters["round1"] = round1
 
 
