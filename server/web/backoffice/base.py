@@ -33,6 +33,7 @@ __all__ = [
     "lang_of",
     "now",
     "page",
+    "posted",
     "refuse_nul",
     "require",
     "status_of",
@@ -77,6 +78,14 @@ async def require(request: Req) -> Ctx:
     if principal is None:
         raise LoginRequired
     return Ctx(principal, lang_of(request), _here(request))
+
+
+async def posted(request: Req) -> tuple[Ctx, FormMultiDict]:
+    """A form POSTed by a signed-in user from this site: who, and the form (else LoginRequired,
+    CrossSite, or a 400 for a NUL)."""
+    ctx = await require(request)
+    check_origin(request)
+    return ctx, await form_of(request)
 
 
 def check_origin(request: Req) -> None:

@@ -10,10 +10,9 @@ from server.domain.planning import production
 from server.web.backoffice.base import (
     Ctx,
     Req,
-    check_origin,
-    form_of,
     now,
     page,
+    posted,
     require,
     status_of,
 )
@@ -44,9 +43,7 @@ class OrdersPages(Controller):
 
     @post("/production", status_code=200)
     async def create(self, request: Req) -> Response[str]:
-        ctx = await require(request)
-        check_origin(request)
-        form = await form_of(request)
+        ctx, form = await posted(request)
         chosen = tuple(dict.fromkeys(str(v).strip()[:100] for v in form.getall("order", []) if str(v).strip()))
         combine = bool(form.get("combine"))
         if not chosen:

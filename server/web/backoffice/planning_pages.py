@@ -14,10 +14,9 @@ from server.domain.planning import kitting_service, runs
 from server.web.backoffice.base import (
     Ctx,
     Req,
-    check_origin,
-    form_of,
     now,
     page,
+    posted,
     require,
     status_of,
 )
@@ -55,9 +54,8 @@ class PlanningPages(Controller):
 
     @post("/runs", status_code=200)
     async def run(self, request: Req) -> Response[Any]:
-        ctx = await require(request)
-        check_origin(request)
-        raw = str((await form_of(request)).get("today") or "")
+        ctx, form = await posted(request)
+        raw = str(form.get("today") or "")
         today = parse_date(raw)
         if today is None:
             return await _runs_page(request, ctx, 400, f"{ctx.t('err_bad_date')} ({raw[:40]!r})", raw[:40])

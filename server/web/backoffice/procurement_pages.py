@@ -17,9 +17,9 @@ from server.web.backoffice.base import (
     Ctx,
     Req,
     check_origin,
-    form_of,
     now,
     page,
+    posted,
     require,
     status_of,
 )
@@ -69,9 +69,8 @@ class ProcurementPages(Controller):
 
     @post("/requisitions/from-run", status_code=200)
     async def from_run(self, request: Req) -> Response[Any]:
-        ctx = await require(request)
-        check_origin(request)
-        run_id = str((await form_of(request)).get("run_id") or "").strip()[:64]
+        ctx, form = await posted(request)
+        run_id = str(form.get("run_id") or "").strip()[:64]
         if not run_id:
             return await _requisitions_page(request, ctx, code=400, error=ctx.t("err_pick_run"))
         try:
