@@ -21,6 +21,7 @@ from server.config import Settings
 from server.domain.procurement.scorecard_service import supplier_scores
 from tests.planning.company import LiveCompany as Company
 from tests.planning.company import new_id
+from tests.procurement.helpers import ok
 from tests.server.client import SyncClient
 from tests.server.conftest import (  # noqa: F401  (fixtures)
     BOOT,
@@ -65,11 +66,6 @@ def company(settings: Settings, live_server: Any) -> Iterator[Company]:
         yield c
     finally:
         c.close()
-
-
-def ok(r: httpx.Response, status: int = 200) -> Any:
-    assert r.status_code == status, r.text
-    return r.json()
 
 
 def rows(device: SyncClient, table: str) -> dict[str, dict[str, Any]]:

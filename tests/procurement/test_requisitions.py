@@ -17,6 +17,7 @@ import pytest
 from server.config import Settings
 from server.domain.procurement.requisitions import Component, components_to_send, split_into_orders
 from tests.planning.company import LiveCompany as Company
+from tests.procurement.helpers import ok
 from tests.server.client import SyncClient
 from tests.server.conftest import (  # noqa: F401  (fixtures)
     BOOT,
@@ -58,11 +59,6 @@ def company(settings: Settings, live_server: Any) -> Iterator[Company]:
         yield c
     finally:
         c.close()
-
-
-def ok(r: httpx.Response, status: int = 200) -> Any:
-    assert r.status_code == status, r.text
-    return r.json()
 
 
 def requisitions(http: httpx.Client, admin: SyncClient) -> dict[str | None, Any]:
