@@ -71,7 +71,7 @@ async def _page(conn: AsyncConnection, principal: Principal, cursor: Cursor,
     """Up to ``limit`` rows after the cursor, whether more follow, and whether some were held
     back because a transaction with a smaller id had not ended yet."""
     top = await store.horizon(conn)
-    streams: list[tuple[int, str, list[Row]]] = []
+    streams: list[tuple[int, str, Sequence[Row]]] = []
     afters = []
     for tidx, table in enumerate(TABLES):
         where = read_filter(table.name, principal)
@@ -82,13 +82,13 @@ async def _page(conn: AsyncConnection, principal: Principal, cursor: Cursor,
         afters.append((t, after))
         cond = after if top is None else and_(after, t.c._rev < top)
         result = await conn.execute(select(t).where(cond).order_by(t.c._rev, t.c.id).limit(limit + 1))
-        rows = result.all()
+        rows: Sequence[Row] = result.all()
         if rows:
             streams.append((tidx, table.name, rows))
     page: list[tuple[str, Row]]
     if len(streams) == 1:  # one table has every row (a catalogue): already in order
-        _, name, rows = streams[0]
-        page = [(name, r) for r in rows[:limit + 1]]
+        _, name, only = streams[0]
+        page = [(name, r) for r in only[:limit + 1]]
     else:
         page = [(name, r) for _, name, r in heapq.merge(*(_keyed(s) for s in streams), key=lambda e: e[0])]
     more = len(page) > limit
@@ -101,7 +101,7 @@ async def _page(conn: AsyncConnection, principal: Principal, cursor: Cursor,
     return page[:limit], more, held_back
 
 
-def _keyed(stream: tuple[int, str, list[Row]]) -> list[tuple[tuple[int, int, str], str, Row]]:
+def _keyed(stream: tuple[int, str, Sequence[Row]]) -> list[tuple[tuple[int, int, str], str, Row]]:
     tidx, name, rows = stream
     layout = _layout(name)
     rev, pk = layout.rev, layout.id

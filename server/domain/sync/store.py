@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 TABLE_INDEX = {t.name: i for i, t in enumerate(TABLES)}
-_PG = postgresql.dialect()
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 _CHUNK = 500
 
 
