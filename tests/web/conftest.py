@@ -1,6 +1,6 @@
 """Back-office fixtures: the real app with the demo company, served over real HTTP on loopback,
-once for all of tests/web per backend (SQLite and PostgreSQL), and one headless Chromium for the whole
-session (Debian's /usr/bin/chromium driven by Playwright; Playwright never downloads a browser).
+once for all of tests/web per backend (SQLite and PostgreSQL), and one headless Chromium for the
+browser tests (Debian's /usr/bin/chromium driven by Playwright; Playwright never downloads a browser).
 
 Tests that change data (revoking, scheduling orders, running MRP) each pick rows no other test
 reads, so the shared server stays fair to every test of the package.
@@ -97,8 +97,11 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             _off_loop(drop_database, url, base)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module of browser tests (test_browser.py). Module scope, not session:
+    Playwright's sync API keeps its event loop running in the test thread while it is open, and
+    tests that come after it (anywhere in the session) call asyncio.run."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
