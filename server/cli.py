@@ -138,7 +138,7 @@ def _print_allocation(out: Console, allocation: Any) -> None:
                            + (" late" if p.late else "")
                            + (f" ({qty_text(p.over_capacity)} over capacity)" if p.over_capacity else "")
                            for p in oa.parts) or "no supplier"
-        lost = "\n".join(f"{a.supplier}: {a.reason} - {a.detail}" for a in oa.alternatives)
+        lost = "\n".join([*(f"{a.supplier}: {a.reason} - {a.detail}" for a in oa.alternatives), *oa.quotas])
         table.add_row(n.sku, n.warehouse, n.due.isoformat(), qty_text(n.qty), chosen, lost)
     out.print(table)
 

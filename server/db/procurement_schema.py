@@ -1,5 +1,6 @@
 """Tables of procurement (server only, not synced): purchase requisitions made from an MRP run,
-their lines, and the terms a purchase order line was approved with.
+their lines, the terms a purchase order line was approved with, and the supplier quotas the
+allocation honours.
 
 Plain tables on the one ``metadata`` of ``server.db.schema``, which imports this module at its
 end (after ``masterdata`` and ``planning_schema``, whose tables these reference). Decimals are
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from server.db.schema import metadata
@@ -32,6 +34,7 @@ __all__ = [
     "po_line_terms",
     "requisition",
     "requisition_line",
+    "supplier_quota",
 ]
 
 REQUISITION_STATES = ("draft", "approved")
@@ -88,4 +91,17 @@ po_line_terms = Table(
     _in("kind", LINE_KINDS, "ck_po_line_terms_kind"),
 )
 
-PROCUREMENT_TABLES: dict[str, Table] = {t.name: t for t in (requisition, requisition_line, po_line_terms)}
+# A quota share of an item's planned volume for one supplier, in percent (0..100); set by the
+# back office (``/api/v1/master/supplier-quotas``), read by the allocation (``Quota``)
+supplier_quota = Table(
+    "supplier_quota", metadata,
+    Column("id", String(36), primary_key=True),
+    _fk("supplier_quota", "product_id", "product"),
+    _fk("supplier_quota", "supplier_id", "supplier"),
+    Column("min_share", ExactDecimal(), nullable=False),
+    Column("max_share", ExactDecimal(), nullable=True),  # NULL: no maximum
+    UniqueConstraint("product_id", "supplier_id", name="uq_supplier_quota_product_supplier"),
+)
+
+PROCUREMENT_TABLES: dict[str, Table] = {t.name: t for t in (requisition, requisition_line, po_line_terms,
+                                                            supplier_quota)}

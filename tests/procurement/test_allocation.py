@@ -152,8 +152,8 @@ def test_subcontract_orders_take_the_subcontract_price_list():
     lines = [line("S1", "1", "2", kind=sub, priority=2), line("S2", "1", "3", kind=sub),
              line("S3", "1", "1")]  # a purchase price of the same sku is not a processing price
     [oa] = run([need("10", kind=sub)], lines)
-    assert split(oa) == {"S1": ("10", "2")}
-    assert reasons(oa) == {"S2": Reason.PRICE}
+    assert split(oa) == {"S2": ("10", "3")}  # priority 1 first: tests/procurement/test_subcontract_priority.py
+    assert reasons(oa) == {"S1": Reason.PRIORITY}
 
 
 def test_an_order_no_agreement_covers_has_no_parts():

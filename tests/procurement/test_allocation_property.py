@@ -23,6 +23,8 @@ SKUS = ("A", "B", "C")
 def inputs(draw: st.DrawFn) -> AllocationInput:
     suppliers = {s: SupplierTerms(s, draw(st.one_of(st.none(), st.integers(0, 120).map(D))),
                                   blocked=draw(st.integers(0, 9)) == 0) for s in SUPPLIERS}
+    # an item is bought or subcontracted: subcontract options go by priority first (options.py)
+    kinds = {sku: draw(st.sampled_from([AgreementKind.PURCHASE, AgreementKind.SUBCONTRACT])) for sku in SKUS}
     agreements = []
     for sku in SKUS:
         for s in draw(st.lists(st.sampled_from(SUPPLIERS), min_size=1, max_size=3, unique=True)):
@@ -31,14 +33,16 @@ def inputs(draw: st.DrawFn) -> AllocationInput:
             price = draw(st.integers(100, 1000))
             for min_qty in sorted(draw(st.lists(st.sampled_from([0, 1, 20, 50, 100]), min_size=1,
                                                 max_size=3, unique=True))):
-                agreements.append(Agreement(s, sku, AgreementKind.PURCHASE, D(min_qty), D(price) / 100,
+                agreements.append(Agreement(s, sku, kinds[sku], D(min_qty), D(price) / 100,
                                             dt.date(2026, 1, 1), None, priority, lead))
                 price = max(price - draw(st.integers(0, 150)), 50)
-    needs = tuple(Need(draw(st.sampled_from(SKUS)), "WH1", AgreementKind.PURCHASE,
-                       D(draw(st.integers(1, 150))), TODAY + dt.timedelta(days=draw(st.integers(0, 20))), 3)
-                  for _ in range(draw(st.integers(1, 6))))
-    quotas = tuple(Quota(sku, s, D(share) / 10) for sku, s, share in draw(st.lists(
-        st.tuples(st.sampled_from(SKUS), st.sampled_from(SUPPLIERS), st.integers(1, 5)), max_size=1)))
+    skus = [draw(st.sampled_from(SKUS)) for _ in range(draw(st.integers(1, 6)))]
+    needs = tuple(Need(sku, "WH1", kinds[sku], D(draw(st.integers(1, 150))),
+                       TODAY + dt.timedelta(days=draw(st.integers(0, 20))), 3) for sku in skus)
+    quotas = tuple(Quota(sku, s, D(share) / 10, None if most is None else D(share + most) / 10)
+                   for sku, s, share, most in draw(st.lists(st.tuples(
+                       st.sampled_from(SKUS), st.sampled_from(SUPPLIERS), st.integers(1, 5),
+                       st.one_of(st.none(), st.integers(0, 5))), max_size=1)))
     return AllocationInput(TODAY, needs, tuple(agreements), suppliers, quotas)
 
 

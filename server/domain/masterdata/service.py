@@ -3,7 +3,8 @@ upsert rows given in those columns, and import whole files over HTTP. Back offic
 
 Every write goes through the importer (same checks, same upsert by key, one transaction), so a
 row posted to ``/api/v1/master/suppliers`` is held to exactly the rules of a line of
-``suppliers.csv``; a bad row is named by its index in the list and its column.
+``suppliers.csv``; a bad row is named by its index in the list and its column. One kind has no
+file: ``supplier-quotas`` (``procurement/quotas.py``), with the same shape and error messages.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from server.domain.masterdata.importer import (
 )
 from server.domain.masterdata.specs import KINDS, FileSpec
 from server.domain.masterdata.validate import read_records
+from server.domain.procurement import quotas
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.principal import Principal
 from shared.errors import Forbidden, InvalidInput, NotFound
@@ -92,7 +94,8 @@ def _guard(principal: Principal) -> None:
 def _spec(kind: str) -> FileSpec:
     spec = KINDS.get(kind)
     if spec is None:
-        raise NotFound(f"there is no master data kind {kind[:60]!r}; the kinds are {', '.join(KINDS)}")
+        raise NotFound(f"there is no master data kind {kind[:60]!r}; the kinds are "
+                       f"{', '.join((*KINDS, quotas.QUOTA_KIND))}")
     return spec
 
 
@@ -157,6 +160,10 @@ async def _rows(conn: AsyncConnection, stmt: Select[Any], limit: int, offset: in
 async def list_rows(db: Database, principal: Principal, kind: str, limit: int = 1000, offset: int = 0) -> MasterRows:
     """A page of a kind's rows, values as the CSV file writes them (``blocked`` as true/false)."""
     _guard(principal)
+    if kind == quotas.QUOTA_KIND:  # set here only: no CSV file (PLANNING.md's contract is fixed)
+        async with db.read() as conn:
+            page, more = await quotas.list_quotas(conn, limit, offset)
+        return MasterRows(kind, [{n: _text(r[n]) for n in quotas.QUOTA_COLUMNS} for r in page], offset, more)
     spec = _spec(kind)
     stmt, extra = _listing(kind)
     async with db.read() as conn:
@@ -190,6 +197,9 @@ async def upsert_rows(db: Database, clock: ServerClock, principal: Principal, ki
                       rows: Sequence[Mapping[str, Cell]], *, dry_run: bool = False) -> ImportSummary:
     """Upsert rows of one kind, checked like the lines of its CSV file; all or nothing."""
     _guard(principal)
+    if kind == quotas.QUOTA_KIND:
+        n = await quotas.upsert_quotas(db, rows, dry_run=dry_run)
+        return ImportSummary(dry_run, [FileSummary(kind, n.rows, n.created, n.updated, n.unchanged)])
     spec = _spec(kind)
     parsed, issues = read_records(spec, [{k: _cell(v) for k, v in r.items()} for r in rows])
     files = {spec.name: parsed}

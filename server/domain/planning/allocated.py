@@ -211,7 +211,8 @@ def allocate_plan(inp: PlanningInput, plan: Plan, pairs: Sequence[tuple[PlannedO
                     f"{qty_text(part.over_capacity)} of {qty_text(part.qty)}; ordered there anyway, "
                     "the least-bad choice"), o.warehouse))
     for sku, supplier, miss in allocation.quota_short:
-        excs.append(MrpException(sku, "quota", f"{supplier} got {qty_text(miss)} less than its quota"))
+        excs.append(MrpException(sku, "quota", f"{supplier} got {qty_text(miss)} less than its quota" if miss > 0
+                                 else f"{supplier} got {qty_text(-miss)} more than its maximum share"))
     for (sku, wh, due) in sorted((unsettled or {}).keys()):
         excs.append(MrpException(sku, "replan_limit", (
             f"due {due}: the allocation's start differs from the one its components were planned "

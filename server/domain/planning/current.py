@@ -42,7 +42,8 @@ from server.domain.planning.netchange import NetChangePlanner, changed_skus
 from server.domain.planning.render import plan_to_json
 from server.domain.planning.runs import PlanDoc, check_today, input_version, snapshot
 from server.domain.planning.supply import Agreement, cheapest_valid_agreement
-from server.domain.procurement.allocation_model import SupplierTerms
+from server.domain.procurement.allocation_model import Quota, SupplierTerms
+from server.domain.procurement.quotas import load_quotas
 from server.domain.procurement.supplier_terms import load_supplier_terms
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.principal import Principal
@@ -92,6 +93,7 @@ class _State:
     version: str | None = None
     doc: PlanDoc | None = None
     suppliers: Mapping[str, SupplierTerms] = field(default_factory=dict)  # for the allocation
+    quotas: tuple[Quota, ...] = ()  # for the allocation
 
 
 def _utc(ms: int) -> str:
@@ -130,12 +132,12 @@ class CurrentPlan:
                 raise Conflict(exc.detail, code=exc.code) from None
             if state.version is None:
                 state.version = await asyncio.to_thread(input_version, state.inp, state.agreements,
-                                                        state.suppliers)
+                                                        state.suppliers, None, state.quotas)
             if state.doc is None:
                 # the supplier allocation on the net-change plan, as a kept run does it
                 s = state
                 state.doc = await asyncio.to_thread(lambda: msgspec.convert(plan_to_json(plan_allocated(
-                    s.inp, s.agreements, Policy(s.suppliers), first=s.planner.plan).plan), PlanDoc))
+                    s.inp, s.agreements, Policy(s.suppliers, s.quotas), first=s.planner.plan).plan), PlanDoc))
             return CurrentPlanDoc(state.as_of, state.today.isoformat(), state.version, state.stats, state.doc)
 
     async def refresh(self) -> None:
@@ -149,11 +151,13 @@ class CurrentPlan:
         async with snapshot(self.db) as conn:
             inp, loaded = await load_planning(conn, today)
             suppliers = await load_supplier_terms(conn)
+            quotas = await load_quotas(conn)
         agreements = tuple(loaded)
         try:
             self._state = await asyncio.to_thread(self._apply, self._state, inp, agreements, _utc(at))
-            if self._state.suppliers != suppliers:  # capacities are the allocation's, not MRP's
-                self._state.suppliers, self._state.version, self._state.doc = suppliers, None, None
+            if self._state.suppliers != suppliers or self._state.quotas != quotas:  # the allocation's, not MRP's
+                self._state.suppliers, self._state.quotas = suppliers, quotas
+                self._state.version, self._state.doc = None, None
         except BaseException:
             self._state = None  # a failure part-way leaves nothing half updated: rebuild next time
             raise

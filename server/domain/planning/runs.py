@@ -36,7 +36,8 @@ from server.domain.planning.model import Plan, PlanningInput
 from server.domain.planning.render import plan_to_json, qty_text
 from server.domain.planning.supply import Agreement
 from server.domain.procurement.allocation_json import allocation_to_json
-from server.domain.procurement.allocation_model import Allocation, SupplierTerms
+from server.domain.procurement.allocation_model import Allocation, Quota, SupplierTerms
+from server.domain.procurement.quotas import load_quotas
 from server.domain.procurement.scorecard_service import supplier_scores
 from server.domain.procurement.supplier_terms import load_supplier_terms
 from server.domain.sync.principal import Principal
@@ -229,16 +230,20 @@ def _rows(value: Any, key: tuple[str | None, ...] = ()) -> Iterator[tuple[str | 
 
 def input_version(inp: PlanningInput, agreements: Iterable[Agreement] = (),
                   suppliers: Mapping[str, SupplierTerms] | None = None,
-                  scores: tuple[ScoreRule, Mapping[str, Decimal]] | None = None) -> str:
+                  scores: tuple[ScoreRule, Mapping[str, Decimal]] | None = None,
+                  quotas: Iterable[Quota] = ()) -> str:
     """SHA-256 (hex) of the planning input, the price agreements, the suppliers' terms
-    (capacity, blocked; the allocation plans with them) and a score rule with the scores it
-    read, in canonical form: each field as sorted rows of text (the loader's row order is not
-    part of the data). No suppliers, no score rule: no section."""
+    (capacity, blocked; the allocation plans with them), the supplier quotas and a score rule
+    with the scores it read, in canonical form: each field as sorted rows of text (the loader's
+    row order is not part of the data). No suppliers, no quotas, no score rule: no section."""
     h = hashlib.sha256()
     sections: list[tuple[str, Any]] = [(f.name, getattr(inp, f.name)) for f in fields(inp)]
     sections.append(("agreements", list(agreements)))
     if suppliers:
         sections.append(("suppliers", list(suppliers.values())))
+    quota_list = list(quotas)
+    if quota_list:
+        sections.append(("quotas", quota_list))
     if scores is not None:
         rule, read = scores
         sections.append(("scores", {"min": rule.min_score, "allow": sorted(rule.allow), "read": dict(read)}))
@@ -276,16 +281,17 @@ async def compute(conn: AsyncConnection, today: dt.date, rule: ScoreRule | None 
     inp = await load_planning_input(conn, check_today(today))
     agreements = tuple(await load_agreements(conn))
     suppliers = await load_supplier_terms(conn)
-    policy = Policy(suppliers)
+    quotas = await load_quotas(conn)
+    policy = Policy(suppliers, quotas)
     scored: tuple[ScoreRule, Mapping[str, Decimal]] | None = None
     if rule is not None:
         read = await supplier_scores(conn, today)
-        policy = Policy(suppliers, scores=read, score_threshold=rule.min_score, overrides=rule.allow)
+        policy = Policy(suppliers, quotas, scores=read, score_threshold=rule.min_score, overrides=rule.allow)
         scored = (rule, read)
     result = plan_allocated(inp, agreements, policy)
     plan = result.plan
     return MrpResult(inp, agreements, plan, plan_to_json(plan),
-                     input_version(inp, agreements, suppliers, scored), result.allocation)
+                     input_version(inp, agreements, suppliers, scored, quotas), result.allocation)
 
 
 async def run_mrp(db: Database, today: dt.date, rule: ScoreRule | None = None) -> MrpResult:

@@ -19,10 +19,12 @@ The rule, for an order of ``qty`` of a product due on ``due``:
    order (no blending of tiers).
 4. The lowest unit price wins; ties go to the lower ``priority`` number (1 = first choice), then
    the shorter lead time, then the supplier code, so the same data always gives the same choice.
+   A subcontract order goes by the outsourcing price list's priority first: the lowest
+   ``priority`` number wins, the price decides among equal priority.
 
 No candidate: ``None`` (MRP then uses the product's lead time and reports ``no_supplier``).
 Unlike Odoo's ``_select_seller`` (first vendor by sequence, then its price), a cheaper valid
-agreement always beats a preferred but dearer one: ``priority`` only breaks price ties.
+purchase agreement always beats a preferred but dearer one: ``priority`` only breaks price ties.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def choose_agreement(agreements: Iterable[Agreement], item: Item, qty: Decimal, 
     if kind is None:
         return None
     best: Agreement | None = None
-    best_key: tuple[Decimal, int, int, str] | None = None
+    best_key: tuple[int, Decimal, int, int, str] | None = None
     for a in agreements:
         if a.sku != item.sku or a.kind is not kind or a.blocked or a.min_qty > qty:
             continue
@@ -100,7 +102,8 @@ def choose_agreement(agreements: Iterable[Agreement], item: Item, qty: Decimal, 
         placed = order_date(due, lead, today)
         if placed < a.valid_from or (a.valid_to is not None and placed > a.valid_to):
             continue
-        key = (a.unit_price, a.priority, lead, a.supplier)
+        first = a.priority if kind is AgreementKind.SUBCONTRACT else 0
+        key = (first, a.unit_price, a.priority, lead, a.supplier)
         if best_key is None or key < best_key:
             best, best_key = a, key
     return best

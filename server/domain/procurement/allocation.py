@@ -20,8 +20,10 @@ agreements carry no freight or duty). The rules:
   the parts add up to the order quantity exactly. What no one can supply goes to the least-bad
   option and is flagged ``over_capacity``.
 
-``objective`` is the exact measure both are judged by: cost, plus ``2M`` per late unit, ``4M``
-per unmet unit and ``M`` per unit missing from a quota (``M`` = the largest unit price + 1).
+``objective`` is the exact measure both are judged by: cost, plus the subcontract priority term
+(``step x (priority - 1)`` per unit of a subcontract part, options.py), plus ``2M`` per late unit,
+``4M`` per unmet unit and ``M`` per unit missing from (or above) a quota (``M`` from
+``options.big_m``). The purchase priority epsilon is left out: it only breaks ties.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from server.domain.planning.model import Item, ItemKind
-from server.domain.planning.supply import Agreement, choose_agreement
+from server.domain.planning.supply import Agreement, AgreementKind, choose_agreement
 from server.domain.procurement.allocation_explain import explain
 from server.domain.procurement.allocation_model import (
     Allocation,
@@ -45,9 +47,12 @@ from server.domain.procurement.greedy import greedy
 from server.domain.procurement.milp import solve_component
 from server.domain.procurement.options import (
     Candidates,
+    big_m,
+    by_priority,
     candidates,
     exact_split,
     finish_order,
+    priority_step,
     quantum,
 )
 
@@ -103,6 +108,10 @@ def _quota_misses(inp: AllocationInput, orders: Iterable[OrderAllocation], quota
         miss = q.min_share * volume[q.sku] - given[(q.sku, q.supplier)]
         if q.sku in volume and miss > 0:
             out.append((q.sku, q.supplier, miss))
+        if q.max_share is not None and q.sku in volume:
+            over = given[(q.sku, q.supplier)] - q.max_share * volume[q.sku]
+            if over > 0:  # above its maximum: counted as negative
+                out.append((q.sku, q.supplier, -over))
     return out
 
 
@@ -111,16 +120,20 @@ def objective(inp: AllocationInput, orders: Iterable[OrderAllocation], big: Deci
     ``big`` is M (computed from ``inp`` when not given)."""
     orders = list(orders)
     if big is None:
-        big = max((a.unit_price for a in inp.agreements), default=ZERO) + 1
+        big = big_m(inp.agreements)
+    step = priority_step(inp.agreements)
     total = ZERO
     for oa in orders:
+        ranked = oa.need.kind == AgreementKind.SUBCONTRACT
         for p in oa.parts:
             total += p.cost + (2 * big * p.qty if p.late else ZERO) + 4 * big * p.over_capacity
+            if ranked:
+                total += step * max(p.priority - 1, 0) * p.qty
         if not oa.parts:
             total += 4 * big * oa.need.qty
     skus = {oa.need.sku for oa in orders}
     misses = _quota_misses(inp, orders, [q for q in inp.quotas if q.sku in skus])
-    return total + big * sum((m for _, _, m in misses), ZERO)
+    return total + big * sum((abs(m) for _, _, m in misses), ZERO)
 
 
 def _finish(c: Candidates, i: int, chosen: dict[int, Decimal], unmet: Decimal) -> OrderAllocation:
@@ -141,6 +154,7 @@ def _rule_choice(c: Candidates, i: int, by_sku: dict[str, list[Agreement]]) -> s
     inp = c.inp
     if inp.score_threshold is None:
         best = min(c.by_need[i], default=None, key=lambda j: (
+            c.options[j].line.priority if by_priority(c.options[j].line) else 0,
             c.options[j].line.unit_price, c.options[j].line.priority, c.options[j].lead,
             c.options[j].line.supplier))
         return None if best is None else c.options[best].line.supplier

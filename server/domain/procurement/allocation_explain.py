@@ -7,7 +7,10 @@ Pure. The reasons are checked in this order, the first that holds is given:
 3. ``not_valid``: no agreement line valid on its order date (``due - lead``, not before today);
 4. ``min_qty``: its smallest tier is above the order quantity;
 5. ``lead_time``: it would be late while the order is bought on time;
-6. then its cost for the whole order quantity (best tier it reaches) against the allocation's
+6. a subcontract order goes by priority: an alternative with a higher priority number lost
+   ``priority`` ("lost on priority"), one with a lower number lost for ``capacity``, ``quota``
+   or ``gap`` as below; at equal priority,
+7. its cost for the whole order quantity (best tier it reaches) against the allocation's
    average unit price: dearer is ``price``; as cheap is ``priority`` (ties go to the lower
    priority number, then the shorter lead time, then the supplier code); cheaper is
    ``capacity`` when its week had less left than the order, else ``quota`` when a quota on the
@@ -29,6 +32,7 @@ from server.domain.procurement.options import (
     Candidates,
     Option,
     Week,
+    by_priority,
     supplier_excluded,
 )
 
@@ -60,7 +64,21 @@ def explain(c: Candidates, i: int, oa: OrderAllocation, usage: Mapping[tuple[str
     for s in sorted(lines):
         out.append(_why(c, i, s, lines[s], options.get(s, []), on_time, avg, best_priority, usage,
                         quota_elsewhere))
-    return replace(oa, alternatives=tuple(out), cheapest_rule=rule_choice)
+    return replace(oa, alternatives=tuple(out), cheapest_rule=rule_choice, quotas=_quota_texts(c, need.sku))
+
+
+def _share(v: Decimal) -> str:
+    return f"{qty_text((v * 100).normalize())} %"
+
+
+def _quota_texts(c: Candidates, sku: str) -> tuple[str, ...]:
+    """The item's quotas in words: they may have moved volume away from the cheapest supplier."""
+    out = []
+    for q in c.inp.quotas:
+        if q.sku == sku:
+            most = "" if q.max_share is None else f" and at most {_share(q.max_share)}"
+            out.append(f"quota: {q.supplier} gets at least {_share(q.min_share)}{most} of {sku}'s planned volume")
+    return tuple(out)
 
 
 def _placed(c: Candidates, i: int, a: Agreement) -> dt.date:
@@ -97,6 +115,14 @@ def _why(c: Candidates, i: int, s: str, lines: list[Agreement], options: list[Op
         return Alternative(s, Reason.LEAD_TIME, (
             f"lead time {best.lead} days: ordered {best.placed} it arrives {arrives}, "
             f"after the due date {need.due}"), price, cost)
+    if by_priority(best.line) and best_priority is not None and best.line.priority != best_priority:
+        if best.line.priority > best_priority:
+            than = "" if avg is None or price >= avg else f", though cheaper at {_money(price)}"
+            return Alternative(s, Reason.PRIORITY, (
+                f"lost on priority: priority {best.line.priority} against {best_priority}{than}; a "
+                "subcontract order goes to the lowest priority number that can deliver it"), price, cost)
+        return _short_of_room(c, s, best, need.qty, price, cost, quota, inp.mip_rel_gap, "a higher priority",
+                              usage)
     if avg is None or price > avg:
         against = "" if avg is None else f" against {_money(avg)} chosen"
         return Alternative(s, Reason.PRICE, f"{_money(price)} each for {qty_text(need.qty)}{against}",
@@ -106,16 +132,24 @@ def _why(c: Candidates, i: int, s: str, lines: list[Agreement], options: list[Op
             f"as cheap at {_money(price)}, priority {best.line.priority} against {best_priority}; "
             "ties go to the lower priority, then the shorter lead time, then the supplier code"),
             price, cost)
+    return _short_of_room(c, s, best, need.qty, price, cost, quota, inp.mip_rel_gap, f"cheaper at {_money(price)}",
+                          usage)
+
+
+def _short_of_room(c: Candidates, s: str, best: Option, qty: Decimal, price: Decimal, cost: Decimal,
+                   quota: bool, gap: float, better: str,
+                   usage: Mapping[tuple[str, Week], Decimal] | None = None) -> Alternative:
+    """Why a supplier that would have won (``better``: cheaper, or a higher priority) did not:
+    its week's capacity, else a quota, else the solver's tolerance."""
     cap = c.capacity_of(best)
     if cap is not None:
-        left = cap - usage.get((s, best.week), Decimal(0))
-        if left < need.qty:
+        left = cap - (usage or {}).get((s, best.week), Decimal(0))
+        if left < qty:
             return Alternative(s, Reason.CAPACITY, (
-                f"cheaper at {_money(price)}, but week {best.week[0]}-W{best.week[1]:02d} had "
+                f"{better}, but week {best.week[0]}-W{best.week[1]:02d} had "
                 f"{qty_text(max(left, Decimal(0)))} of its {qty_text(cap)} left"), price, cost)
     if quota:
-        return Alternative(s, Reason.QUOTA, f"cheaper at {_money(price)}, but a quota on "
-                           f"{need.sku} sends volume to another supplier", price, cost)
-    return Alternative(s, Reason.GAP, (
-        f"cheaper at {_money(price)} by less than the solver's tolerance "
-        f"({inp.mip_rel_gap:.1%} of the total)"), price, cost)
+        return Alternative(s, Reason.QUOTA, f"{better}, but a quota on "
+                           f"{c.inp.needs[best.need].sku} sends volume to another supplier", price, cost)
+    return Alternative(s, Reason.GAP, f"{better} by less than the solver's tolerance ({gap:.1%} of the total)",
+                       price, cost)

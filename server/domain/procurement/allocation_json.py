@@ -7,7 +7,8 @@ Quantities are decimal text without trailing zeros, prices at their own scale, c
      "orders": [{"sku", "warehouse", "kind", "qty", "due", "cost", "cheapest_rule",
                  "chosen": [{"supplier", "qty", "unit_price", "min_qty", "priority",
                              "lead_time_days", "start", "late", "over_capacity"}],
-                 "alternatives": [{"supplier", "reason", "detail", "unit_price", "cost"}]}],
+                 "alternatives": [{"supplier", "reason", "detail", "unit_price", "cost"}],
+                 "quotas": ["quota: S2 gets at least 30 % of P's planned volume"]}],
      "quota_short": [{"sku", "supplier", "qty"}]}
 """
 
@@ -36,6 +37,7 @@ def _order(oa: OrderAllocation) -> dict[str, Any]:
                           "unit_price": None if a.unit_price is None else price_text(a.unit_price),
                           "cost": None if a.cost is None else price_text(a.cost)}
                          for a in oa.alternatives],
+        "quotas": list(oa.quotas),
     }
 
 

@@ -52,11 +52,13 @@ class SupplierTerms:
 
 @dataclass(frozen=True)
 class Quota:
-    """At least ``min_share`` (0..1) of ``sku``'s allocated volume goes to ``supplier``."""
+    """At least ``min_share`` (0..1) of ``sku``'s allocated volume goes to ``supplier``, and,
+    given ``max_share`` (0..1), at most that."""
 
     sku: str
     supplier: str
     min_share: Decimal
+    max_share: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class OrderAllocation:
     parts: tuple[Part, ...]  # empty: no supplier can supply it at all
     alternatives: tuple[Alternative, ...] = ()
     cheapest_rule: str | None = None  # the supplier the one-order rule (supply.py) would pick
+    quotas: tuple[str, ...] = ()  # the quotas on the item, in words, for the explanation
 
     @property
     def cost(self) -> Decimal:
@@ -142,7 +145,8 @@ class Allocation:
     gap: float  # the proven relative gap of the worst component (0 when optimal)
     seconds: float  # solver wall time
     components: int = 0  # independent sub-problems the MILP solved
-    quota_short: tuple[tuple[str, str, Decimal], ...] = ()  # (sku, supplier, qty the quota missed)
+    # (sku, supplier, qty the quota's minimum missed; negative: qty above its maximum share)
+    quota_short: tuple[tuple[str, str, Decimal], ...] = ()
 
     @property
     def cost(self) -> Decimal:

@@ -6,15 +6,17 @@ the component:
     x_j  units bought through option j, continuous in [0, u_j], u_j = min(order qty, capacity)
     y_j  1 when option j's tier is the one used for that supplier and order (binary)
 
-and per order o a continuous ``short_o`` (unmet units), per quota k a continuous ``miss_k``.
+and per order o a continuous ``short_o`` (unmet units), per quota k a continuous ``miss_k`` (and
+``over_k`` when it has a maximum share).
 
-    minimise   sum_j c_j x_j + P sum_o short_o + Q sum_k miss_k
+    minimise   sum_j c_j x_j + P sum_o short_o + Q sum_k (miss_k + over_k)
     subject to sum_{j of o} x_j + short_o            = qty_o      each order
                x_j - u_j y_j                         <= 0         each option
                x_j - min_qty_j y_j                   >= 0         each option with min_qty > 0
                sum_{j of o and supplier s} y_j       <= 1         each order and supplier (one tier)
                sum_{j of s arriving in week w} x_j   <= cap_{s,w} each finite capacity
                sum_{j of sku i and s} x_j + miss_k   >= share_k * sum_{o of i} qty_o   each quota
+               sum_{j of sku i and s} x_j - over_k   <= max_k * sum_{o of i} qty_o     each maximum
 
 ``c_j`` is the penalised unit cost (options.py). A tier's price applies to everything given to
 that supplier for that order, because x_j may be positive only with y_j = 1 and at least
@@ -98,7 +100,9 @@ def solve_component(c: Candidates, needs: list[int], quotas: list[Quota],
     col_of = {j: k for k, j in enumerate(usable)}  # x_j = k, y_j = n_opt + k
     short_col = {i: 2 * n_opt + k for k, i in enumerate(needs)}
     miss_col = {k: 2 * n_opt + len(needs) + k for k in range(len(quotas))}
-    n_cols = 2 * n_opt + len(needs) + len(quotas)
+    capped = [k for k, q in enumerate(quotas) if q.max_share is not None]
+    over_col = {k: 2 * n_opt + len(needs) + len(quotas) + n for n, k in enumerate(capped)}
+    n_cols = 2 * n_opt + len(needs) + len(quotas) + len(capped)
 
     cost = np.zeros(n_cols)
     lower = np.zeros(n_cols)
@@ -109,7 +113,7 @@ def solve_component(c: Candidates, needs: list[int], quotas: list[Quota],
     for i, col in short_col.items():
         cost[col] = c.short_penalty
         upper[col] = float(inp.needs[i].qty)
-    for col in miss_col.values():
+    for col in (*miss_col.values(), *over_col.values()):
         cost[col] = c.quota_penalty
         upper[col] = highspy.kHighsInf
 
@@ -159,6 +163,9 @@ def solve_component(c: Candidates, needs: list[int], quotas: list[Quota],
         ks = per_sku_supplier.get((quota.sku, quota.supplier), [])
         need_units = float(quota.min_share) * sku_volume[quota.sku]
         row([*ks, miss_col[q_i]], [1.0] * (len(ks) + 1), need_units, inf)
+        if quota.max_share is not None:
+            row([*ks, over_col[q_i]], [1.0] * len(ks) + [-1.0], -inf,
+                float(quota.max_share) * sku_volume[quota.sku])
 
     h = _highs()
     h.setOptionValue("threads", 1)
@@ -172,8 +179,8 @@ def solve_component(c: Candidates, needs: list[int], quotas: list[Quota],
                   np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
                   np.array(value, dtype=np.float64))
     def vector(split: dict[int, dict[int, float]], short: dict[int, float]) -> np.ndarray:
-        return _vector(c, needs, quotas, split, short, col_of, short_col, miss_col, n_opt, n_cols,
-                       sku_volume)
+        return _vector(c, needs, quotas, split, short, col_of, short_col, {**miss_col, **{
+            -1 - k: col for k, col in over_col.items()}}, n_opt, n_cols, sku_volume)
 
     chosen, unmet = start
     guess = vector({i: {j: float(q) for j, q in chosen[i].items()} for i in needs},
@@ -286,7 +293,8 @@ def _round(c: Candidates, needs: list[int], usable: list[int], lp: np.ndarray
 def _vector(c: Candidates, needs: list[int], quotas: list[Quota], split: dict[int, dict[int, float]],
             short: dict[int, float], col_of: dict[int, int], short_col: dict[int, int],
             miss_col: dict[int, int], n_opt: int, n_cols: int, sku_volume: dict[str, float]) -> np.ndarray:
-    """A split as a full column vector (x, y, short, quota misses)."""
+    """A split as a full column vector (x, y, short, quota misses and excesses); ``miss_col``
+    has quota ``k``'s excess column under ``-1 - k``."""
     v = np.zeros(n_cols)
     to_supplier: dict[tuple[str, str], float] = defaultdict(float)
     for i in needs:
@@ -303,4 +311,7 @@ def _vector(c: Candidates, needs: list[int], quotas: list[Quota], split: dict[in
     for q_i, quota in enumerate(quotas):
         want = float(quota.min_share) * sku_volume[quota.sku]
         v[miss_col[q_i]] = max(0.0, want - to_supplier[(quota.sku, quota.supplier)])
+        if quota.max_share is not None:
+            cap = float(quota.max_share) * sku_volume[quota.sku]
+            v[miss_col[-1 - q_i]] = max(0.0, to_supplier[(quota.sku, quota.supplier)] - cap)
     return v

@@ -10,14 +10,20 @@ Capacity is per supplier and ISO week of *arrival* (the due date for an on-time 
 ``today + lead`` for a late one): ``capacity_per_week`` is what a supplier can deliver in a
 week over all items, so orders due in one week compete for it whichever day they are placed.
 
-Costs the solver sees per unit (the *penalised* unit cost): the price, plus ``epsilon`` per
-priority rank (``priority - 1``), plus ``late_penalty`` for a late option. ``epsilon`` is a tenth
-of the smallest positive difference between two unit prices in the input, divided by the
-number of ranks, so it orders equal prices by priority and never outweighs a real price
-difference on the same quantity. The penalties come from ``M`` = the largest unit price + 1:
-late ``2M``, unmet ``4M``, a unit missing from a quota ``M``. So an order is late only when no
-one can deliver it on time (for want of agreements or capacity), short only when no one can
-deliver it at all, and a quota never makes an order late or short.
+Costs the solver sees per unit (the *penalised* unit cost): the price, plus a priority term,
+plus ``late_penalty`` for a late option. For a purchase option the priority term is ``epsilon``
+per rank (``priority - 1``): ``epsilon`` is a tenth of the smallest positive difference between
+two unit prices in the input, divided by the number of ranks, so it orders equal prices by
+priority and never outweighs a real price difference on the same quantity. A subcontract order
+goes by priority first (the outsourcing price list, 委外价格资料): its options pay ``step`` per
+rank, where ``step`` = the spread of the subcontract unit prices (largest - smallest) + 1, so
+one rank costs more per unit than any price difference between two subcontract lines: among
+the options that can deliver, the lowest priority number wins and price decides only among
+equal priority. The penalties come from ``M`` = the largest unit price + the largest priority
+term + 1: late ``2M``, unmet ``4M``, a unit missing from a quota ``M``. So an order is late only
+when no one can deliver it on time (for want of agreements or capacity), short only when no one
+can deliver it at all, a quota never makes an order late or short, and priority never makes an
+order late.
 """
 
 from __future__ import annotations
@@ -30,10 +36,20 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
-from server.domain.planning.supply import Agreement
+from server.domain.planning.supply import Agreement, AgreementKind
 from server.domain.procurement.allocation_model import AllocationInput, Need, Part
 
-__all__ = ["Candidates", "Option", "Week", "candidates", "finish_order", "quantum"]
+__all__ = [
+    "Candidates",
+    "Option",
+    "Week",
+    "big_m",
+    "by_priority",
+    "candidates",
+    "finish_order",
+    "priority_step",
+    "quantum",
+]
 
 Week = tuple[int, int]  # ISO (year, week)
 ZERO = Decimal(0)
@@ -95,6 +111,7 @@ class Candidates:
     lines: dict[tuple[str, str], list[Agreement]]  # (sku, kind) -> its agreement lines
     capacity: dict[tuple[str, Week], Decimal]  # finite capacities only
     epsilon: float
+    step: Decimal  # per priority rank of a subcontract option (module docstring)
     late_penalty: float
     short_penalty: float
     quota_penalty: float
@@ -109,12 +126,36 @@ class Candidates:
 
     def unit_cost(self, o: Option) -> float:
         """The penalised unit cost the solver minimises (see the module docstring)."""
-        return (float(o.line.unit_price) + self.epsilon * max(o.line.priority - 1, 0)
-                + (self.late_penalty if o.late else 0.0))
+        ranks = max(o.line.priority - 1, 0)
+        prio = float(self.step) * ranks if by_priority(o.line) else self.epsilon * ranks
+        return float(o.line.unit_price) + prio + (self.late_penalty if o.late else 0.0)
 
-    def rank(self, o: Option) -> tuple[bool, Decimal, int, int, str]:
-        """How good an option is for one quantity: on time, price, priority, lead, supplier."""
-        return (o.late, o.line.unit_price, o.line.priority, o.lead, o.line.supplier)
+    def rank(self, o: Option) -> tuple[bool, int, Decimal, int, int, str]:
+        """How good an option is for one quantity: on time, then (subcontract) priority, price,
+        priority, lead, supplier."""
+        first = o.line.priority if by_priority(o.line) else 0
+        return (o.late, first, o.line.unit_price, o.line.priority, o.lead, o.line.supplier)
+
+
+def by_priority(a: Agreement) -> bool:
+    """Subcontract lines are chosen by priority first, price second; purchase lines by price."""
+    return a.kind == AgreementKind.SUBCONTRACT
+
+
+def priority_step(agreements: Iterable[Agreement]) -> Decimal:
+    """The cost of one priority rank per unit of a subcontract option: the spread of the
+    subcontract unit prices + 1, more than any price difference between two of them."""
+    prices = [a.unit_price for a in agreements if by_priority(a)]
+    return (max(prices) - min(prices) if prices else ZERO) + 1
+
+
+def big_m(agreements: Iterable[Agreement]) -> Decimal:
+    """M: the largest unit price + the largest priority term + 1 (module docstring)."""
+    lines = list(agreements)
+    step = priority_step(lines)
+    top = max((a.unit_price for a in lines), default=ZERO)
+    rank = max((a.priority - 1 for a in lines if by_priority(a)), default=0)
+    return top + step * max(rank, 0) + 1
 
 
 def _epsilon(prices: Iterable[Decimal], ranks: int) -> float:
@@ -147,11 +188,12 @@ def candidates(inp: AllocationInput) -> Candidates:
         if terms is not None and terms.capacity_per_week is not None:
             capacity[(o.line.supplier, o.week)] = terms.capacity_per_week
     prices = [a.unit_price for a in inp.agreements]
-    top = float(max(prices, default=ZERO)) + 1.0
+    big = big_m(inp.agreements)
+    top = float(big)
     ranks = max((a.priority - 1 for a in inp.agreements), default=0) + 1
     return Candidates(inp, options, by_need, dict(by_sku), capacity, _epsilon(prices, ranks),
-                      late_penalty=2 * top, short_penalty=4 * top, quota_penalty=top,
-                      big=max(prices, default=ZERO) + 1)
+                      priority_step(inp.agreements), late_penalty=2 * top, short_penalty=4 * top,
+                      quota_penalty=top, big=big)
 
 
 def quantum(need: Need, capacities: Iterable[Decimal]) -> Decimal:
