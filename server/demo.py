@@ -213,3 +213,6 @@ def print_demo(console: Console, result: DemoResult) -> None:
         days = result.code_ttl_s / 86400
         ttl = f"{days:g} days" if days >= 1 else f"{result.code_ttl_s} seconds"
         console.print(f"Each code works once and expires in {ttl}.")
+    if any(d.role == "backoffice" for d in result.devices):
+        console.print("Back office: open /backoffice/ on this server in a browser and sign in with the "
+                      "backoffice code.")

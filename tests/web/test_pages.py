@@ -299,3 +299,35 @@ def test_malformed_input_gets_a_4xx_page_with_a_message_never_a_500(demo: Demo) 
             assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text[:300])
             assert "text/html" in r.headers["content-type"], (path, r.headers["content-type"])
             assert 'class="msg error"' in r.text, (path, r.text[:300])
+
+
+def _new_code(demo: Demo, role: str) -> str:
+    body: dict[str, str] = {"role": role, "user": f"{role}-{uuid.uuid4().hex[:6]}"}
+    with demo.client(headers={"Authorization": f"Bearer {demo.tokens['bootstrap']}"}) as c:
+        r = c.post("/api/v1/devices", json=body)
+        assert r.status_code in (200, 201), r.text
+        return str(r.json()["enrolment_code"])
+
+
+def test_a_backoffice_enrolment_code_signs_in_once_and_shows_its_token_once(demo: Demo) -> None:
+    code = _new_code(demo, "backoffice")
+    with demo.client() as c:
+        r = c.post("/backoffice/login", data={"token": code.lower().replace("-", " ")})
+        assert r.status_code == 200 and "fs_session=" in r.headers["set-cookie"]
+        token = re.search(r'<code id="new-token">([^<]+)</code>', r.text)
+        assert token is not None
+        assert "Signed in as" in c.get("/backoffice/sync").text
+    with demo.client() as c:  # the token shown signs in again; the spent code does not
+        assert c.post("/backoffice/login", data={"token": token.group(1)}).status_code == 303
+        again = c.post("/backoffice/login", data={"token": code})
+        assert again.status_code == 401 and "unknown, used or expired" in again.text
+
+
+def test_a_sales_enrolment_code_is_refused_and_left_for_its_phone(demo: Demo) -> None:
+    code = _new_code(demo, "sales")
+    with demo.client() as c:
+        r = c.post("/backoffice/login", data={"token": code})
+        assert r.status_code == 403 and "for a sales device" in r.text
+        assert "fs_session" not in r.headers.get("set-cookie", "")
+        enrolled = c.post("/api/v1/devices/enrol", json={"enrolment_code": code})
+        assert enrolled.status_code in (200, 201) and enrolled.json()["role"] == "sales"

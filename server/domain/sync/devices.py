@@ -23,7 +23,7 @@ from shared.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, N
 from shared.registry import Role
 from sync.protocol import DeviceCreate, DeviceCreated, Enrolled
 
-__all__ = ["authenticate", "create_device", "enrol", "list_devices", "revoke"]
+__all__ = ["authenticate", "create_device", "enrol", "enrolment_role", "list_devices", "looks_like_code", "revoke"]
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed on phones
 BOOTSTRAP = Principal(user="bootstrap", role=Role.BACKOFFICE)
@@ -72,6 +72,26 @@ async def create_device(db: Database, settings: Settings, principal: Principal, 
             code_hash=_hash(code), code_expires_at=_now() + dt.timedelta(seconds=settings.enrolment_code_ttl_s),
             acked_seq=0, created_at=_now()))
     return DeviceCreated(device_id=device_id, enrolment_code=code)
+
+
+def looks_like_code(text: str) -> bool:
+    """Whether ``text`` has the shape of an enrolment code (12 letters and digits, dashes optional)."""
+    raw = "".join(ch for ch in text if ch.isalnum())
+    return len(raw) == 12 and len(text) <= 16
+
+
+async def enrolment_role(db: Database, code: str) -> str | None:
+    """The role of the device an unspent, unexpired enrolment code belongs to, without spending
+    it; None for a code that would not enrol. Lets a caller refuse a code of the wrong role
+    while leaving it usable where it belongs."""
+    async with db.read() as conn:
+        row = (await conn.execute(select(device.c.role, device.c.code_expires_at, device.c.revoked_at)
+                                  .where(device.c.code_hash == _hash(_normalise_code(code))))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.code_expires_at is not None and row.code_expires_at.replace(tzinfo=dt.UTC) < _now():
+        return None
+    return str(row.role)
 
 
 async def enrol(db: Database, clock: ServerClock, code: str) -> Enrolled:

@@ -13,11 +13,13 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
+from server.domain.sync import devices
 from server.web.backoffice import session
 from server.web.backoffice.base import Req, check_origin, form_of, lang_of
 from server.web.backoffice.i18n import LANG_COOKIE, LANGS, translator, value_translator
 from server.web.backoffice.render import html
-from shared.errors import NotAuthenticated
+from shared.errors import Conflict, NotAuthenticated
+from shared.registry import Role
 
 __all__ = ["AuthController"]
 
@@ -31,6 +33,34 @@ def _login_page(request: Req, status: int = 200, error: str | None = None,
 
 def _secure(request: Req) -> bool:
     return request.url.scheme == "https"
+
+
+def _session_cookie(request: Req, token: str) -> Cookie:
+    s = request.app.state
+    value = session.sign(s.secret, session.token_hash(token), s.clock.now_ms() // 1000)
+    return Cookie(key=session.COOKIE, value=value, path="/backoffice", httponly=True, samesite="strict",
+                  secure=_secure(request), max_age=session.MAX_AGE_S)
+
+
+async def _sign_in_with_code(request: Req, code: str) -> Response[str]:
+    """A back-office device's one-time enrolment code (what ``serve --demo`` prints) enrols this
+    browser as that device and signs it in; the token it gets is shown once, to sign in again
+    later. A code of another role is refused and left unspent, for the device it belongs to."""
+    lang = lang_of(request)
+    t = translator(lang)
+    s = request.app.state
+    role = await devices.enrolment_role(s.db, code)
+    if role is None:
+        return _login_page(request, 401, t("err_code_unknown"))
+    if role != Role.BACKOFFICE.value:
+        return _login_page(request, 403, t("err_code_role", role=value_translator(lang)("role_", role)))
+    try:
+        enrolled = await devices.enrol(s.db, s.clock, code)
+    except (NotAuthenticated, Conflict):  # spent or expired since the look above
+        return _login_page(request, 401, t("err_code_unknown"))
+    response = html("enrolled.html", lang, token=enrolled.token, user=enrolled.user)
+    response.set_cookie(_session_cookie(request, enrolled.token))
+    return response
 
 
 class AuthController(Controller):
@@ -52,15 +82,13 @@ class AuthController(Controller):
         try:
             principal = await request.app.state.authenticate(f"Bearer {token}")
         except NotAuthenticated:
+            if devices.looks_like_code(token):
+                return await _sign_in_with_code(request, token)
             return _login_page(request, 401, t("err_token_unknown"))
         if not principal.is_backoffice:
             role = value_translator(lang_of(request))("role_", principal.role.value)
             return _login_page(request, 403, t("err_token_role", role=role))
-        s = request.app.state
-        value = session.sign(s.secret, session.token_hash(token), s.clock.now_ms() // 1000)
-        return Redirect("/backoffice/", status_code=303, cookies=[Cookie(
-            key=session.COOKIE, value=value, path="/backoffice", httponly=True, samesite="strict",
-            secure=_secure(request), max_age=session.MAX_AGE_S)])
+        return Redirect("/backoffice/", status_code=303, cookies=[_session_cookie(request, token)])
 
     @post("/logout", status_code=200)
     async def logout(self, request: Req) -> Response[str]:

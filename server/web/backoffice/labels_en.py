@@ -15,9 +15,15 @@ EN: dict[str, str] = {
     "signed_in_as": "Signed in as",
     "logout": "Log out",
     "login_title": "Sign in",
-    "login_token": "Back-office token",
-    "login_hint": "Paste the bootstrap token (FIELDSYNC_BOOTSTRAP_TOKEN) or the token of an enrolled "
-                  "back-office device. The session lasts 12 hours and ends when the device is revoked.",
+    "login_token": "Back-office token or enrolment code",
+    "login_hint": "Paste the bootstrap token (FIELDSYNC_BOOTSTRAP_TOKEN), the token of an enrolled "
+                  "back-office device, or a back-office device's one-time enrolment code (serve --demo "
+                  "prints one). The session lasts 12 hours and ends when the device is revoked.",
+    "enrolled_title": "Signed in",
+    "enrolled_done": "This browser is now the back-office device of {user}.",
+    "enrolled_keep": "Its token is shown only this once; keep it to sign in again after the session ends "
+                     "(the enrolment code is spent):",
+    "enrolled_continue": "Continue to the back office",
     "login_submit": "Sign in",
     "error_title": "Something needs your attention",
     "back_home": "Back to the back office",
@@ -250,6 +256,10 @@ EN: dict[str, str] = {
     "msg_login_required": "Please sign in with a back-office token.",
     "msg_created": "Created {n} production order(s); {m} sales order(s) are now scheduled.",
     "err_token_missing": "Paste a token into the field, then sign in.",
+    "err_code_unknown": "This enrolment code is unknown, used or expired. Ask an administrator for a new "
+                        "back-office device code.",
+    "err_code_role": "This enrolment code is for a {role} device; enter it in that device's app. The back "
+                     "office needs a back-office code or token. The code is still valid.",
     "err_token_unknown": "This token is unknown or its device was revoked. Check it, or ask an "
                          "administrator for a back-office device.",
     "err_token_role": "This token belongs to a {role} device. The back office needs the bootstrap token "
