@@ -158,3 +158,20 @@ def test_only_the_back_office_may_read_or_change_master_data(http: httpx.Client,
 
     r = http.get("/api/v1/master/widgets", headers=admin.headers)
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_imported_open_purchase_orders_reach_the_receiving_warehouses_devices(
+        http: httpx.Client, admin: SyncClient) -> None:
+    assert _import(http, admin, demo_files()).status_code == 200
+    admin.pull_all()
+    (wh1,) = [pk for (t, pk), v in admin.seen.items() if t == "warehouse" and v["code"] == "WH1"]
+    device = SyncClient.enrolled(http, BOOT, user="wanda", role="warehouse", warehouse_id=wh1)
+    device.pull_all()
+    expected = sorted((v["po_number"], v["qty_expected"], v["status"], v["supplier_name"] is not None)
+                      for (t, _), v in device.seen.items() if t == "purchase_receipt")
+    assert expected == [("PO-7001", "120", "expected", True), ("PO-7001", "60", "expected", True),
+                        ("PO-7002", "600", "expected", True)]
+    # a re-import changes nothing, so there is nothing left to refresh
+    assert _import(http, admin, demo_files()).status_code == 200
+    r = http.post("/api/v1/procurement/expected-receipts/refresh", headers=admin.headers)
+    assert r.status_code == 200 and r.json() == {"written": 0}

@@ -32,6 +32,7 @@ from server.domain.inventory.onhand import Move, on_hand
 from server.domain.masterdata.plan import Counts, Plan, Stored, plan_import
 from server.domain.masterdata.specs import FILE_NAMES, FILES, SPECS
 from server.domain.masterdata.validate import Issue, ParsedFile, check_across, decode, read_csv
+from server.domain.procurement import expected_receipts
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.server_writes import write_as_server
 from shared.errors import InvalidInput
@@ -266,6 +267,12 @@ async def _apply(conn: AsyncConnection, clock: ServerClock, plan: Plan, progress
             progress.advance(len(inserts[i:i + _CHUNK]))
         await _update(conn, table, updates)
         progress.advance(len(updates))
+    po_lines = [r["id"] for r in (*plan.inserts.get("purchase_order_line", []),
+                                  *plan.updates.get("purchase_order_line", []))]
+    if po_lines or plan.updates.get("supplier"):  # open orders reach the warehouse's devices
+        progress.start("updating expected receipts", 1)
+        await expected_receipts.refresh(conn, clock, None if plan.updates.get("supplier") else po_lines)
+        progress.advance()
     if plan.new_warehouses or plan.touched_products or plan.touched_orders:
         progress.start("updating stock availability", 1)
         await refresh_in(conn, clock, None if plan.new_warehouses else plan.touched_products,
