@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import uuid_utils
-from sqlalchemy import insert, select, update
+from sqlalchemy import RowMapping, insert, select, update
 
 from server.config import Settings
 from server.db.engine import Database
@@ -38,8 +38,12 @@ def _new_code() -> str:
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 
+def _code_chars(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
 def _normalise_code(code: str) -> str:
-    raw = "".join(ch for ch in code.upper() if ch.isalnum())
+    raw = _code_chars(code)
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}" if len(raw) == 12 else code
 
 
@@ -76,8 +80,7 @@ async def create_device(db: Database, settings: Settings, principal: Principal, 
 
 def looks_like_code(text: str) -> bool:
     """Whether ``text`` has the shape of an enrolment code (12 letters and digits, dashes optional)."""
-    raw = "".join(ch for ch in text if ch.isalnum())
-    return len(raw) == 12 and len(text) <= 16
+    return len(_code_chars(text)) == 12 and len(text) <= 16
 
 
 async def enrolment_role(db: Database, code: str) -> str | None:
@@ -86,12 +89,24 @@ async def enrolment_role(db: Database, code: str) -> str | None:
     while leaving it usable where it belongs."""
     async with db.read() as conn:
         row = (await conn.execute(select(device.c.role, device.c.code_expires_at, device.c.revoked_at)
-                                  .where(device.c.code_hash == _hash(_normalise_code(code))))).first()
-    if row is None or row.revoked_at is not None:
+                                  .where(device.c.code_hash == _hash(_normalise_code(code))))).mappings().first()
+    if row is None or _code_refused(row) is not None:
         return None
-    if row.code_expires_at is not None and row.code_expires_at.replace(tzinfo=dt.UTC) < _now():
-        return None
-    return str(row.role)
+    return str(row["role"])
+
+
+def _code_refused(row: RowMapping | None) -> NotAuthenticated | None:
+    """Why the device row found by an enrolment code may not enrol with it, or None if it may."""
+    if row is None:
+        return NotAuthenticated("this enrolment code is unknown or was already used; ask the back office "
+                                "for a new one", code="bad_enrolment_code")
+    if row["revoked_at"] is not None:
+        return NotAuthenticated("this device was revoked", code="revoked")
+    expires = row["code_expires_at"]
+    if expires is not None and expires.replace(tzinfo=dt.UTC) < _now():
+        return NotAuthenticated("this enrolment code has expired; ask the back office for a new one",
+                                code="bad_enrolment_code")
+    return None
 
 
 async def enrol(db: Database, clock: ServerClock, code: str) -> Enrolled:
@@ -99,15 +114,10 @@ async def enrol(db: Database, clock: ServerClock, code: str) -> Enrolled:
     code_hash = _hash(_normalise_code(code))
     async with db.write() as conn:
         row = (await conn.execute(select(device).where(device.c.code_hash == code_hash))).mappings().first()
-        if row is None:
-            raise NotAuthenticated("this enrolment code is unknown or was already used; ask the back office "
-                                   "for a new one", code="bad_enrolment_code")
-        if row["revoked_at"] is not None:
-            raise NotAuthenticated("this device was revoked", code="revoked")
-        expires = row["code_expires_at"]
-        if expires is not None and expires.replace(tzinfo=dt.UTC) < _now():
-            raise NotAuthenticated("this enrolment code has expired; ask the back office for a new one",
-                                   code="bad_enrolment_code")
+        refused = _code_refused(row)
+        if refused is not None:
+            raise refused
+        assert row is not None
         # the code is spent in the same statement that checks it, so two racing enrolments cannot both win
         spent = await conn.execute(update(device).where(device.c.id == row["id"], device.c.code_hash == code_hash)
                                    .values(code_hash=None, token_hash=_hash(token), enrolled_at=_now()))
