@@ -80,7 +80,7 @@ async def seed_catalogue(url: str, n: int, batch: int = 2000) -> None:
             writes = [ServerWrite("product", str(uuid_utils.uuid7()), product_vals(i))
                       for i in range(start, min(n, start + batch))]
             async with db.write() as conn:
-                await write_as_server(conn, clock, writes)
+                await conn.run_sync(write_as_server, clock, writes)
     finally:
         await db.dispose()
 

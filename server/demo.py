@@ -162,7 +162,7 @@ async def load_demo(db: Database, folder: Path = DEMO_DIR, *, settings: Settings
         if not await _has_warehouses(conn):
             imported = await import_parsed(conn, clock, files)
             writes = await _extras(conn, files, imported.ids)
-            await write_as_server(conn, clock, writes)
+            await conn.run_sync(write_as_server, clock, writes)
             for w in writes:
                 extras[w.table] = extras.get(w.table, 0) + 1
 

@@ -152,7 +152,7 @@ async def test_stock_is_counted_again_only_where_it_differs_from_on_hand(service
     desk = await _one(service, sql_tables["product"], sku="FG-DESK-140")
     wh1 = await _one(service, sql_tables["warehouse"], code="WH1")
     async with service.db.write() as conn:  # a receipt scanned after the count: on hand 18 + 5
-        await write_as_server(conn, service.clock, [ServerWrite("stock_move", str(uuid_utils.uuid7()), {
+        await conn.run_sync(write_as_server, service.clock, [ServerWrite("stock_move", str(uuid_utils.uuid7()), {
             "product_id": desk["id"], "warehouse_id": wh1["id"], "qty": "5", "kind": "receipt"})])
     result = await run_import(service.db, service.clock, {"stock.csv": demo_files()["stock.csv"]})
     [stock] = result.files
@@ -180,7 +180,7 @@ async def test_a_re_import_keeps_the_status_devices_moved_forward(service: Servi
     await run_import(service.db, service.clock, demo_files())
     order = await _one(service, sql_tables["sales_order"], number="SO-26101")
     async with service.db.write() as conn:
-        await write_as_server(conn, service.clock, [ServerWrite("sales_order", order["id"], {"status": "shipped"})])
+        await conn.run_sync(write_as_server, service.clock, [ServerWrite("sales_order", order["id"], {"status": "shipped"})])
     files = demo_files()
     files["sales_orders.csv"] = files["sales_orders.csv"].replace("SO-26101,C001,FG-DESK-140,10,2026-12-07",
                                                                   "SO-26101,C001,FG-DESK-140,12,2026-12-07")
@@ -202,7 +202,7 @@ async def test_a_new_order_line_takes_the_price_valid_on_its_due_date(service: S
     await run_import(service.db, service.clock, demo_files())
     desk = await _one(service, sql_tables["product"], sku="FG-DESK-140")
     async with service.db.write() as conn:
-        await write_as_server(conn, service.clock, [
+        await conn.run_sync(write_as_server, service.clock, [
             ServerWrite("product_price", str(uuid_utils.uuid7()), {
                 "product_id": desk["id"], "unit_price": "150.00", "currency": "EUR", "valid_from": "2026-01-01"}),
             ServerWrite("product_price", str(uuid_utils.uuid7()), {

@@ -39,7 +39,7 @@ class Company:
 
     async def write(self, table: str, pk: str, vals: dict[str, Any]) -> str:
         async with self.db.write() as conn:
-            await write_as_server(conn, self.clock, [ServerWrite(table, pk, vals)])
+            await conn.run_sync(write_as_server, self.clock, [ServerWrite(table, pk, vals)])
         return pk
 
     async def insert(self, table: Any, **values: Any) -> str:

@@ -47,7 +47,7 @@ def company(settings: Settings, live_server: Any) -> Iterator[Company]:
         c.ids[("po", "PO-2")] = await c.purchase_order("PO-2", "S1", "BOLT", "10", "2026-12-01", "WH2")
         c.ids[("po", "PO-3")] = await c.purchase_order("PO-3", "S1", "BOLT", "5", "2026-12-01", status="closed")
         async with c.db.write() as conn:
-            await expected_receipts.refresh(conn, c.clock)
+            await conn.run_sync(expected_receipts.refresh, c.clock)
 
     c.run(build())
     try:

@@ -49,7 +49,7 @@ async def test_a_transaction_that_commits_late_is_not_skipped(service: Service) 
     async def slow_writer() -> None:
         # takes its place in the log first, then commits after a later transaction
         async with svc.db.write() as conn:
-            await write_as_server(conn, svc.clock, [ServerWrite("warehouse", slow_pk, {"code": "SLOW"})])
+            await conn.run_sync(write_as_server, svc.clock, [ServerWrite("warehouse", slow_pk, {"code": "SLOW"})])
             slow_started.set()
             await release.wait()
 
@@ -135,7 +135,7 @@ async def test_a_first_sync_returns_current_state_not_history(service: Service) 
     pk = str(uuid.uuid4())
     for i in range(20):
         async with svc.db.write() as conn:
-            await write_as_server(conn, svc.clock, [ServerWrite("warehouse", pk, {"code": f"v{i}", "name": "N"})])
+            await conn.run_sync(write_as_server, svc.clock, [ServerWrite("warehouse", pk, {"code": f"v{i}", "name": "N"})])
     got, _ = await _pull_all(svc, reader, None, 1000)
     mine = [c for c in got if c.pk == pk]
     assert len(mine) == 1
@@ -146,10 +146,10 @@ async def test_pages_of_any_size_add_up_to_the_same_state(service: Service) -> N
     svc = service
     reader = await _device(svc)
     async with svc.db.write() as conn:
-        await write_as_server(conn, svc.clock, [
+        await conn.run_sync(write_as_server, svc.clock, [
             ServerWrite("product", str(uuid.uuid4()), {"sku": f"S{i}", "name": f"P{i}"}) for i in range(37)])
     async with svc.db.write() as conn:
-        await write_as_server(conn, svc.clock, [
+        await conn.run_sync(write_as_server, svc.clock, [
             ServerWrite("warehouse", str(uuid.uuid4()), {"code": f"W{i}"}) for i in range(5)])
     full, _ = await _pull_all(svc, reader, None, 5000)
     for limit in (1, 2, 3, 10):
@@ -159,10 +159,8 @@ async def test_pages_of_any_size_add_up_to_the_same_state(service: Service) -> N
 
 
 async def test_rev_order_is_commit_order_on_sqlite_and_xid_order_on_postgres(service: Service) -> None:
-    async with service.db.write() as conn:
-        first = await store.next_rev(conn)
-    async with service.db.write() as conn:
-        second = await store.next_rev(conn)
+    first = await service.db.run_write(store.next_rev)
+    second = await service.db.run_write(store.next_rev)
     assert second > first
 
 
@@ -192,7 +190,7 @@ async def test_a_transaction_open_in_another_database_does_not_hold_back_pulls(s
     try:
         pk = str(uuid.uuid4())
         async with svc.db.write() as conn:
-            await write_as_server(conn, svc.clock, [ServerWrite("warehouse", pk, {"code": "NEW"})])
+            await conn.run_sync(write_as_server, svc.clock, [ServerWrite("warehouse", pk, {"code": "NEW"})])
         page = await pull_service.pull(svc.db, svc.clock, svc.secret, reader, cursor, 100)
         assert [c.pk for c in page.changes] == [pk]
         assert page.more is False

@@ -48,9 +48,7 @@ async def test_one_batch_writing_a_row_many_times_keeps_the_greatest_version_of_
             batch.append(store.LwwWrite(rnd.choice(pks), ts, site, {c: f"{c}-{b}-{i}" for c in cols}))
         batches.append(batch)
     for batch in batches:
-        async with service.db.write() as conn:
-            await store.apply_lww(conn, "product", batch, await store.next_rev(conn))
-    async with service.db.read() as conn:
-        rows = await store.fetch_rows(conn, "product", pks)
+        await service.db.run_write(lambda conn, b=batch: store.apply_lww(conn, "product", b, store.next_rev(conn)))
+    rows = await service.db.run_read(store.fetch_rows, "product", pks)
     want = _expected(list(itertools.chain.from_iterable(batches)))
     assert {pk: {c: rows[pk][c] for c in cells} for pk, cells in want.items()} == want

@@ -162,7 +162,7 @@ class RealServerFixture:
     def server_write(self, table: str, pk: str, vals: Mapping[str, Any]) -> None:
         async def write() -> None:
             async with self.db.write() as conn:
-                await write_as_server(conn, self.clock, [ServerWrite(table, pk, dict(vals))])
+                await conn.run_sync(write_as_server, self.clock, [ServerWrite(table, pk, dict(vals))])
 
         self._run(write())
 

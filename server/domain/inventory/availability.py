@@ -356,7 +356,7 @@ async def refresh_in(conn: AsyncConnection, clock: ServerClock, products: Collec
                 vals[name] = _text(new)
         if vals:
             writes.append(ServerWrite("stock_level", keep.id, vals))
-    ts = await write_as_server(conn, clock, writes) if writes else None
+    ts = await conn.run_sync(write_as_server, clock, writes) if writes else None
     return Refreshed(len(wanted), len(writes), ts)
 
 

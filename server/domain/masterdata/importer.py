@@ -255,7 +255,7 @@ async def _apply(conn: AsyncConnection, clock: ServerClock, plan: Plan, progress
         writes = plan.synced.get(name)
         if writes:
             progress.start(f"writing {name}", len(writes))
-            await write_as_server(conn, clock, writes)
+            await conn.run_sync(write_as_server, clock, writes)
             progress.advance(len(writes))
     for table_name, table in MASTER_TABLES.items():  # in dependency order
         inserts, updates = plan.inserts.get(table_name, []), plan.updates.get(table_name, [])
@@ -271,7 +271,7 @@ async def _apply(conn: AsyncConnection, clock: ServerClock, plan: Plan, progress
                                   *plan.updates.get("purchase_order_line", []))]
     if po_lines or plan.updates.get("supplier"):  # open orders reach the warehouse's devices
         progress.start("updating expected receipts", 1)
-        await expected_receipts.refresh(conn, clock, None if plan.updates.get("supplier") else po_lines)
+        await conn.run_sync(expected_receipts.refresh, clock, None if plan.updates.get("supplier") else po_lines)
         progress.advance()
     if plan.new_warehouses or plan.touched_products or plan.touched_orders:
         progress.start("updating stock availability", 1)

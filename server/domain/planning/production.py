@@ -256,6 +256,6 @@ async def _schedule(conn: AsyncConnection, clock: ServerClock, numbers: list[str
             "planned", [PegOut(so, qty_text(q)) for so, q in per_order.items()]))
     await conn.execute(production_order.insert(), order_rows)
     await conn.execute(production_order_peg.insert(), peg_rows)
-    await write_as_server(conn, clock, [ServerWrite("sales_order", orders[n].id, {"status": SCHEDULED})
+    await conn.run_sync(write_as_server, clock, [ServerWrite("sales_order", orders[n].id, {"status": SCHEDULED})
                                         for n in numbers])
     return FromSalesOrdersResult(created, [ScheduledOrder(n, SCHEDULED) for n in numbers])

@@ -14,8 +14,7 @@ from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, select
 
 from server.db.engine import Database
 from server.db.masterdata import purchase_order_line, supplier
@@ -48,7 +47,7 @@ def _same(stored: Any, wanted: Any) -> bool:
     return bool(stored == wanted)
 
 
-async def stale(conn: AsyncConnection, line_ids: Collection[str] | None = None) -> list[ServerWrite]:
+def stale(conn: Connection, line_ids: Collection[str] | None = None) -> list[ServerWrite]:
     """The ``purchase_receipt`` writes that would make the rows of the given purchase order lines
     (all when None) match them: only the cells that differ."""
     po, s, pr = purchase_order_line, supplier, purchase_receipt
@@ -59,11 +58,11 @@ async def stale(conn: AsyncConnection, line_ids: Collection[str] | None = None) 
     chunks: list[list[str] | None] = [None] if ids is None else [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     writes: list[ServerWrite] = []
     for chunk in chunks:
-        lines = (await conn.execute(stmt if chunk is None else stmt.where(po.c.id.in_(chunk)))).all()
+        lines = (conn.execute(stmt if chunk is None else stmt.where(po.c.id.in_(chunk)))).all()
         stored: dict[str, Any] = {}
         for i in range(0, len(lines), _CHUNK):
             part = [ln.id for ln in lines[i:i + _CHUNK]]
-            stored.update((r.id, r._mapping) for r in await conn.execute(select(pr).where(pr.c.id.in_(part))))
+            stored.update((r.id, r._mapping) for r in conn.execute(select(pr).where(pr.c.id.in_(part))))
         for ln in lines:
             wanted = _wanted(ln)
             have = stored.get(ln.id)
@@ -74,12 +73,12 @@ async def stale(conn: AsyncConnection, line_ids: Collection[str] | None = None) 
     return writes
 
 
-async def refresh(conn: AsyncConnection, clock: ServerClock, line_ids: Collection[str] | None = None) -> int:
+def refresh(conn: Connection, clock: ServerClock, line_ids: Collection[str] | None = None) -> int:
     """Write the ``purchase_receipt`` rows that differ from their purchase order lines, in the
     caller's transaction. Returns how many rows were written."""
-    writes = await stale(conn, line_ids)
+    writes = stale(conn, line_ids)
     if writes:
-        await write_as_server(conn, clock, writes)
+        write_as_server(conn, clock, writes)
     return len(writes)
 
 
@@ -87,7 +86,6 @@ async def refresh_all(db: Database, clock: ServerClock) -> int:
     """``refresh`` of every line in its own transaction (after ``fieldsync import``, say)."""
 
     async def attempt() -> int:
-        async with db.write() as conn:
-            return await refresh(conn, clock)
+        return await db.run_write(refresh, clock)
 
     return await retrying(attempt)

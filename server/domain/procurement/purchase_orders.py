@@ -179,9 +179,9 @@ async def _approve(conn: AsyncConnection, clock: ServerClock, principal: Princip
     await conn.execute(update(requisition).where(requisition.c.id == req.id)
                        .values(status="approved", approved_at=now, approved_by=principal.user))
     issues, moves = await _subcontract_issues(conn, sub)
-    writes = moves + await expected_receipts.stale(conn)  # every line: imported ones appear here too
+    writes = moves + await conn.run_sync(expected_receipts.stale)  # every line: imported ones appear here too
     if writes:
-        await write_as_server(conn, clock, writes)
+        await conn.run_sync(write_as_server, clock, writes)
     return Approved(req.number, await _purchase_orders(conn, numbers, None), issues)
 
 

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, select, update
 
 from server.config import Settings
 from server.db.masterdata import purchase_order_line
@@ -43,7 +42,7 @@ product = sql_tables["product"]
 warehouse = sql_tables["warehouse"]
 
 
-async def load_lines(conn: AsyncConnection, line_ids: Sequence[str], *, lock: bool) -> dict[str, Line]:
+def load_lines(conn: Connection, line_ids: Sequence[str], *, lock: bool) -> dict[str, Line]:
     """Purchase order lines by id, locked for this transaction on PostgreSQL when ``lock``."""
     po = purchase_order_line
     if not line_ids:
@@ -56,7 +55,7 @@ async def load_lines(conn: AsyncConnection, line_ids: Sequence[str], *, lock: bo
     if lock and conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=po)
     return {r.id: Line(r.id, r.number, r.sku or "?", r.product_id, r.warehouse_id, r.code or "?", r.qty,
-                       r.qty_received or ZERO, r.status) for r in await conn.execute(stmt)}
+                       r.qty_received or ZERO, r.status) for r in conn.execute(stmt)}
 
 
 def _receipt(row: dict[str, Any]) -> Receipt:
@@ -65,7 +64,7 @@ def _receipt(row: dict[str, Any]) -> Receipt:
                    qty_rejected=row.get("qty_rejected") or ZERO, reject_reason=row.get("reject_reason"))
 
 
-async def receive_goods(conn: AsyncConnection, clock: ServerClock, settings: Settings,
+def receive_goods(conn: Connection, clock: ServerClock, settings: Settings,
                         changes: Sequence[Change], rows: list[dict[str, Any]]
                         ) -> tuple[list[dict[str, Any]], dict[int, Rejection]]:
     """Check the batch's new ``goods_receipt`` rows (as the push would store them) and book the
@@ -75,7 +74,7 @@ async def receive_goods(conn: AsyncConnection, clock: ServerClock, settings: Set
         if c.table == TABLE:
             seq_of.setdefault(c.pk, c.seq)
     rows = sorted(rows, key=lambda r: seq_of.get(r["id"], 0))
-    lines = await load_lines(conn, [r["receipt_id"] for r in rows], lock=True)
+    lines = load_lines(conn, [r["receipt_id"] for r in rows], lock=True)
     before = dict(lines)
     kept: list[dict[str, Any]] = []
     refused: dict[int, Rejection] = {}
@@ -97,9 +96,9 @@ async def receive_goods(conn: AsyncConnection, clock: ServerClock, settings: Set
                 "kind": "receipt", "ref": line.number, "reason": f"goods receipt {r.id}"}))
     changed = [ln for lid, ln in lines.items() if ln != before[lid]]
     for ln in changed:
-        await conn.execute(update(purchase_order_line).where(purchase_order_line.c.id == ln.id)
+        conn.execute(update(purchase_order_line).where(purchase_order_line.c.id == ln.id)
                            .values(qty_received=ln.qty_received, status=ln.status))
-    writes = moves + await expected_receipts.stale(conn, [ln.id for ln in changed]) if changed else moves
+    writes = moves + expected_receipts.stale(conn, [ln.id for ln in changed]) if changed else moves
     if writes:
-        await write_as_server(conn, clock, writes)
+        write_as_server(conn, clock, writes)
     return kept, refused

@@ -4,11 +4,11 @@ server's own writes (site ``"server"``) taken from the database so that every pr
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import func, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, func, update
 
 from server.db.schema import sync_state
 from sync.hlc import HLC, pack
@@ -21,18 +21,24 @@ def wall_ms() -> int:
 
 
 class ServerClock:
+    """Shared by the event loop and the database threads (``Database.run_write``), so every
+    step of the clock holds a lock: a lost update could hand out a stamp twice."""
+
     def __init__(self, now_ms: Callable[[], int] = wall_ms) -> None:
         self.now_ms = now_ms
         self._hlc = HLC(now_ms)
+        self._lock = threading.Lock()
 
     def observe(self, ts: int) -> None:
-        self._hlc.observe(ts)
+        with self._lock:
+            self._hlc.observe(ts)
 
     def server_ts(self) -> int:
         """A stamp for a response: after everything this process has seen."""
-        return self._hlc.tick()
+        with self._lock:
+            return self._hlc.tick()
 
-    async def stamp_server_write(self, conn: AsyncConnection) -> int:
+    def stamp_server_write(self, conn: Connection) -> int:
         """A fresh stamp for a write made by the server itself, unique across processes: the
         last one lives in ``sync_state`` and the row lock orders concurrent writers."""
         now = pack(self.now_ms())
@@ -43,6 +49,6 @@ class ServerClock:
             .values(server_ts=greatest(sync_state.c.server_ts + 1, now, self._hlc.last + 1))
             .returning(sync_state.c.server_ts)
         )
-        ts = int((await conn.execute(stmt)).scalar_one())
-        self._hlc.observe(ts)
+        ts = int(conn.execute(stmt).scalar_one())
+        self.observe(ts)
         return ts

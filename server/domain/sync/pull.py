@@ -13,11 +13,21 @@ import asyncio
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import and_, exists, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Dialect,
+    Integer,
+    and_,
+    bindparam,
+    literal,
+    or_,
+    select,
+)
 
 from server.db.engine import Database
 from server.db.schema import sql_tables, version_col
@@ -25,19 +35,23 @@ from server.domain.sync import store
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.cursor import Cursor, decode_cursor, encode_cursor
 from server.domain.sync.principal import Principal
-from server.domain.sync.scopes import read_filter
+from server.domain.sync.scopes import read_filter, scope_params
+from server.domain.sync.slices import SliceCache, SliceKey, SliceRow
 from shared.errors import Forbidden, InvalidInput
-from shared.registry import TABLES, Kind
+from shared.registry import REGISTRY, TABLES, Everyone, Kind, Role
 from shared.values import ColType, to_wire
 from sync.merge import site_from_bytes
 from sync.protocol import MAX_PULL_LIMIT, PulledChange, PullResponse
 
-__all__ = ["pull", "row_changes"]
+__all__ = ["pull"]
 
 _HELD_BACK_WAIT_S = 0.02
 _HELD_BACK_TRIES = 25
 
 Row = Sequence[Any]  # a stored row as the table's columns in order
+
+
+_SLICES = SliceCache()
 
 
 async def pull(db: Database, clock: ServerClock, secret: str, principal: Principal,
@@ -47,65 +61,127 @@ async def pull(db: Database, clock: ServerClock, secret: str, principal: Princip
     if not 1 <= limit <= MAX_PULL_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_PULL_LIMIT}, got {limit}", code="bad_limit")
     cursor = decode_cursor(cursor_token, secret, principal.device_id)
+    params = scope_params(principal)
     for _ in range(_HELD_BACK_TRIES):
-        async with db.read() as conn:
-            rows, more, held_back = await _page(conn, principal, cursor, limit)
-        if rows or not held_back:
+        page = await db.run_read(_page, principal.role, params, cursor, limit, db.instance)
+        if page.rows or not page.held_back:
             break
         await asyncio.sleep(_HELD_BACK_WAIT_S)  # a writer that took its id earlier is still committing
-    changes: list[PulledChange] = []
-    for name, row in rows:
-        changes += _layout(name).changes(row)
+    changes = [c for _, entries in page.rows for c in entries]
     if changes:
         clock.observe(max(c.ts for c in changes))
-    if rows:
-        name, last = rows[-1]
-        layout = _layout(name)
-        cursor = Cursor(int(last[layout.rev]), store.TABLE_INDEX[name], last[layout.id])
+    if page.rows:
+        cursor = Cursor(*page.rows[-1][0])
     return PullResponse(changes=changes, cursor=encode_cursor(cursor, secret, principal.device_id),
-                        more=more or held_back, server_ts=clock.server_ts())
+                        more=page.more or page.held_back, server_ts=clock.server_ts())
 
 
-async def _page(conn: AsyncConnection, principal: Principal, cursor: Cursor,
-                limit: int) -> tuple[list[tuple[str, Row]], bool, bool]:
+@dataclass
+class _Page:
+    rows: list[SliceRow]  # up to ``limit`` rows after the cursor, as pull entries
+    more: bool
+    held_back: bool  # rows were held back: a transaction with a smaller id had not ended yet
+
+
+_Item = tuple[tuple[int, int, str], str, Any]  # (position, table, stored row or its entries)
+
+
+def _page(conn: Connection, role: Role, params: dict[str, Any], cursor: Cursor, limit: int,
+          namespace: str) -> _Page:
     """Up to ``limit`` rows after the cursor, whether more follow, and whether some were held
-    back because a transaction with a smaller id had not ended yet."""
-    top = await store.horizon(conn)
-    streams: list[tuple[int, str, Sequence[Row]]] = []
-    afters = []
+    back. Each table in scope gives at most ``limit + 1`` rows; a table every device of the role
+    reads alike comes from :data:`_SLICES` when another device asked from the same cursor."""
+    dialect = conn.dialect
+    top = store.horizon(conn)
+    values = {**params, "rev": cursor.rev, "pk": cursor.pk, "top": top, "lim": limit + 1}
+    streams: list[list[_Item]] = []
     for tidx, table in enumerate(TABLES):
-        where = read_filter(table.name, principal)
-        if where is None:
+        query = _query(dialect, table.name, role, _shape(tidx, cursor.tidx))
+        if query is None:
             continue
-        t = sql_tables[table.name]
-        after = and_(where, store.key_after(cursor.rev, cursor.tidx, cursor.pk, tidx, t))
-        afters.append((t, after))
-        cond = after if top is None else and_(after, t.c._rev < top)
-        result = await conn.execute(select(t).where(cond).order_by(t.c._rev, t.c.id).limit(limit + 1))
-        rows: Sequence[Row] = result.all()
-        if rows:
-            streams.append((tidx, table.name, rows))
-    page: list[tuple[str, Row]]
-    if len(streams) == 1:  # one table has every row (a catalogue): already in order
-        _, name, only = streams[0]
-        page = [(name, r) for r in only[:limit + 1]]
+        key: SliceKey | None = None
+        if query.shared:
+            key = (namespace, table.name, cursor.rev, cursor.tidx, cursor.pk, limit)
+            cached = _SLICES.get(key)
+            if cached is not None:
+                streams.append([(pos, table.name, entries) for pos, entries in cached])
+                continue
+        rows = conn.exec_driver_sql(query.sql, query.bind(values)).fetchall()
+        if not rows:
+            continue
+        layout = _layout(table.name, dialect.name)
+        if key is not None and len(rows) > limit:  # a full slice: kept for the next device
+            made = [((int(r[layout.rev]), tidx, r[layout.id]), layout.changes(r)) for r in rows]
+            _SLICES.put(key, made)
+            streams.append([(pos, table.name, entries) for pos, entries in made])
+        else:
+            streams.append([((int(r[layout.rev]), tidx, r[layout.id]), table.name, r) for r in rows])
+    if not streams:
+        merged: list[_Item] = []
+    elif len(streams) == 1:  # one table has every row (a catalogue): already in order
+        merged = streams[0]
     else:
-        page = [(name, r) for _, name, r in heapq.merge(*(_keyed(s) for s in streams), key=lambda e: e[0])]
-    more = len(page) > limit
+        merged = list(heapq.merge(*streams, key=lambda e: e[0]))
+    more = len(merged) > limit
     held_back = False
     if top is not None and not more:  # a full page has more anyway: ask only when it matters
-        for t, after in afters:
-            if (await conn.execute(select(exists().where(and_(after, t.c._rev >= top))))).scalar():
+        for tidx, table in enumerate(TABLES):
+            query = _query(dialect, table.name, role, _shape(tidx, cursor.tidx))
+            if query is not None and conn.exec_driver_sql(query.held_back_sql,
+                                                          query.bind_held_back(values)).first():
                 held_back = True
                 break
-    return page[:limit], more, held_back
+    out: list[SliceRow] = []
+    for pos, name, payload in merged[:limit]:
+        out.append((pos, payload if isinstance(payload, list) else _layout(name, dialect.name).changes(payload)))
+    return _Page(out, more, held_back)
 
 
-def _keyed(stream: tuple[int, str, Sequence[Row]]) -> list[tuple[tuple[int, int, str], str, Row]]:
-    tidx, name, rows = stream
-    layout = _layout(name)
-    rev, pk = layout.rev, layout.id
-    return [((r[rev], tidx, r[pk]), name, r) for r in rows]
+def _shape(table_index: int, cursor_tidx: int) -> int:
+    """How a table's rows follow the cursor: 0 after its rev, 1 from its rev on, 2 after (rev, pk)."""
+    return 0 if table_index < cursor_tidx else 1 if table_index > cursor_tidx else 2
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One table's page query for one role, compiled once: SQL text and its parameter order."""
+
+    sql: str
+    names: tuple[str, ...]
+    held_back_sql: str
+    held_back_names: tuple[str, ...]
+    defaults: dict[str, Any]  # the constants SQLAlchemy bound itself (an OFFSET 0, say)
+    held_back_defaults: dict[str, Any]
+    shared: bool  # every device of the role reads the same rows
+
+    def bind(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[n] if n in values else self.defaults[n] for n in self.names)
+
+    def bind_held_back(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[n] if n in values else self.held_back_defaults[n] for n in self.held_back_names)
+
+
+@lru_cache(maxsize=1024)
+def _query(dialect: Dialect, name: str, role: Role, shape: int) -> _Query | None:
+    where = read_filter(name, role)
+    if where is None:
+        return None
+    t = sql_tables[name]
+    rev = bindparam("rev", type_=BigInteger)
+    after = (t.c._rev > rev, t.c._rev >= rev,
+             or_(t.c._rev > rev, and_(t.c._rev == rev, t.c.id > bindparam("pk", type_=t.c.id.type))))[shape]
+    cond = and_(where, after)
+    held = cond
+    if dialect.name == "postgresql":
+        top = bindparam("top", type_=BigInteger)
+        cond, held = and_(cond, t.c._rev < top), and_(cond, t.c._rev >= top)
+    page = select(t).where(cond).order_by(t.c._rev, t.c.id).limit(bindparam("lim", type_=Integer))
+    probe = select(literal(1)).where(held).limit(1)
+    compiled, compiled_probe = page.compile(dialect=dialect), probe.compile(dialect=dialect)
+    return _Query(sql=compiled.string, names=tuple(compiled.positiontup or ()),
+                  held_back_sql=compiled_probe.string, held_back_names=tuple(compiled_probe.positiontup or ()),
+                  defaults=dict(compiled.params), held_back_defaults=dict(compiled_probe.params),
+                  shared=isinstance(REGISTRY[name].read_scope(role), Everyone))
 
 
 def _identity(value: Any) -> Any:
@@ -114,6 +190,25 @@ def _identity(value: Any) -> Any:
 
 def _wire(value: Any) -> Any:
     return None if value is None else to_wire(value)
+
+
+def _sqlite_decimal(value: Any) -> Any:
+    """SQLite keeps decimals as text, written in plain digits; anything else is made so."""
+    if value is None or (type(value) is str and "e" not in value and "E" not in value):
+        return value
+    return to_wire(Decimal(str(value)))
+
+
+def _sqlite_bool(value: Any) -> Any:
+    return None if value is None else bool(value)
+
+
+# stored value -> wire value, per dialect and column type: the page query returns the driver's
+# values as they are (SQLite: decimals as text, dates as ISO text, booleans as 0/1)
+_TO_WIRE: dict[str, dict[ColType, Callable[[Any], Any]]] = {
+    "sqlite": {ColType.DECIMAL: _sqlite_decimal, ColType.BOOL: _sqlite_bool},
+    "postgresql": {ColType.DECIMAL: _wire, ColType.DATE: _wire},
+}
 
 
 @dataclass(frozen=True)
@@ -152,24 +247,21 @@ class _Layout:
 
 
 @cache
-def _layout(name: str) -> _Layout:
+def _layout(name: str, dialect: str) -> _Layout:
     table = TABLES[store.TABLE_INDEX[name]]
     positions = {c.name: i for i, c in enumerate(sql_tables[name].c)}
-    types = {c.name: c.type for c in table.columns}
+    convert = _TO_WIRE[dialect]
     cells = []
     for col in table.cell_names:
-        wire = _wire if types.get(col) in (ColType.DECIMAL, ColType.DATE) else _identity
+        column = table.column(col)
+        assert column is not None
+        wire = convert.get(column.type, _identity)
         version = positions[version_col(col)] if table.kind is Kind.LWW else -1
         cells.append((col, positions[col], version, wire))
     ledger = table.kind is Kind.LEDGER
     return _Layout(name=name, kind=table.kind, id=positions["id"], rev=positions["_rev"],
                    ts=positions["_ts"] if ledger else -1, site=positions["_site"] if ledger else -1,
                    cells=tuple(cells))
-
-
-def row_changes(name: str, row: dict[str, Any]) -> list[PulledChange]:
-    """A stored row, given by column name, as pull entries."""
-    return _layout(name).changes([row.get(c.name) for c in sql_tables[name].c])
 
 
 @lru_cache(maxsize=4096)

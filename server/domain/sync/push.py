@@ -8,7 +8,6 @@ none of it does, so a retry after a lost response or a killed process completes 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections import defaultdict
@@ -16,8 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, insert, select, update
 
 from server.config import Settings
 from server.db.engine import Database
@@ -63,63 +61,67 @@ async def push(db: Database, clock: ServerClock, settings: Settings, principal: 
         raise Forbidden(f"this token belongs to device {principal.device_id}; it cannot push as "
                         f"{request.site[:64]!r}", code="wrong_site")
     changes = _ordered_batch(request.changes)
+    # the stateless checks need no storage: made before the transaction, outside the writer's turn
+    now = clock.now_ms()
+    results = [check_change(c, principal, now, settings.max_clock_skew_ms) for c in changes]
+    hold_s = settings.fault_push_delay_ms / 1000
 
     async def attempt() -> tuple[int, list[Rejection], int]:
-        async with db.write() as conn:
-            return await _push_in_transaction(conn, clock, settings, principal, changes)
+        return await db.run_write(_push_in_transaction, clock, settings, principal, changes, results,
+                                  hold_s=hold_s)
 
     acked, rejected, max_ts = await retrying(attempt)
     clock.observe(max_ts)
     return PushResponse(acked=acked, server_ts=clock.server_ts(), rejected=rejected)
 
 
-async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settings: Settings,
-                               principal: Principal, changes: list[Change]) -> tuple[int, list[Rejection], int]:
+def _push_in_transaction(conn: Connection, clock: ServerClock, settings: Settings, principal: Principal,
+                         changes: list[Change], results: list[Checked | Rejection]
+                         ) -> tuple[int, list[Rejection], int]:
     site = principal.device_id
     assert site is not None
     stmt = select(device.c.acked_seq).where(device.c.id == site)
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    acked = int((await conn.execute(stmt)).scalar_one())
+    acked = int(conn.execute(stmt).scalar_one())
     if changes and changes[0].seq > acked + 1:
         raise Conflict(f"the server has acknowledged up to seq {acked}; this batch starts at "
                        f"{changes[0].seq}. Send again from seq {acked + 1}.", code="gap")
-    fresh = [c for c in changes if c.seq > acked]
+    first = next((i for i, c in enumerate(changes) if c.seq > acked), len(changes))
+    fresh = changes[first:]
     # a batch resent after a lost response gets its refusals again: the device must learn them
     # to undo or re-stamp those writes, or it would lose them
-    resent = [c.seq for c in changes if c.seq <= acked]
     earlier: dict[int, Rejection] = {}
-    if resent:
-        rows = await conn.execute(
+    if first:
+        rows = conn.execute(
             select(rejection.c.seq, rejection.c.reason, rejection.c.detail)
-            .where(rejection.c.site == site, rejection.c.seq >= resent[0], rejection.c.seq <= resent[-1]))
+            .where(rejection.c.site == site, rejection.c.seq >= changes[0].seq,
+                   rejection.c.seq <= changes[first - 1].seq))
         earlier = {r.seq: Rejection(seq=r.seq, reason=r.reason, detail=r.detail) for r in rows}
     if not fresh:
         return acked, [earlier[s] for s in sorted(earlier)], 0
-    rev = await store.next_rev(conn)
-    now = clock.now_ms()
+    rev = store.next_rev(conn)
     checked: list[Checked] = []
     rejected: dict[int, Rejection] = {}
-    for change in fresh:
-        result = check_change(change, principal, now, settings.max_clock_skew_ms)
+    for result in results[first:]:
         if isinstance(result, Rejection):
-            rejected[change.seq] = result
+            rejected[result.seq] = result
         else:
             checked.append(result)
-    plan = await _resolve(conn, principal, checked, rev)
+    plan = _resolve(conn, principal, checked, rev)
     rejected.update(plan.rejected)
     if plan.ledger.get(receipt_checks.TABLE):  # goods receipts: checked against their PO lines, booked
-        plan.ledger[receipt_checks.TABLE], refused = await receipt_checks.receive_goods(
+        plan.ledger[receipt_checks.TABLE], refused = receipt_checks.receive_goods(
             conn, clock, settings, fresh, plan.ledger[receipt_checks.TABLE])
         rejected.update(refused)
     for name, writes in plan.lww.items():
-        await store.apply_lww(conn, name, writes, rev)
+        store.apply_lww(conn, name, writes, rev)
     for name, rows in plan.ledger.items():
-        await store.apply_ledger(conn, name, rows)
+        store.apply_ledger(conn, name, rows)
     received = dt.datetime.now(dt.UTC)
     by_seq = {c.seq: c for c in fresh}
     if rejected:
-        await conn.execute(insert(rejection), [
+        conn.execute(insert(rejection), [
             {"site": site, "user": principal.user, "seq": r.seq, "table_name": _storable(by_seq[r.seq].table),
              "pk": _storable(by_seq[r.seq].pk), "ts": by_seq[r.seq].ts,
              "vals": _kept_vals(by_seq[r.seq].vals),
@@ -127,13 +129,10 @@ async def _push_in_transaction(conn: AsyncConnection, clock: ServerClock, settin
             for r in rejected.values()
         ])
     if plan.conflicts:
-        await conn.execute(insert(conflict), [{**c, "site": site, "user": principal.user,
-                                               "received_at": received} for c in plan.conflicts])
+        conn.execute(insert(conflict), [{**c, "site": site, "user": principal.user,
+                                         "received_at": received} for c in plan.conflicts])
     new_acked = fresh[-1].seq
-    await conn.execute(update(device).where(device.c.id == site)
-                       .values(acked_seq=new_acked, last_seen_at=received))
-    if settings.fault_push_delay_ms:
-        await asyncio.sleep(settings.fault_push_delay_ms / 1000)
+    conn.execute(update(device).where(device.c.id == site).values(acked_seq=new_acked, last_seen_at=received))
     max_ts = max((c.change.ts for c in checked), default=0)
     return new_acked, [*(earlier[s] for s in sorted(earlier)), *(rejected[s] for s in sorted(rejected))], max_ts
 
@@ -146,10 +145,10 @@ class _Plan:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def _resolve(conn: AsyncConnection, principal: Principal, checked: list[Checked], rev: int) -> _Plan:
+def _resolve(conn: Connection, principal: Principal, checked: list[Checked], rev: int) -> _Plan:
     """Check each change against stored rows (scopes, immutability, status order) in seq order,
     seeing the batch's own earlier changes, and turn the survivors into bulk-merge rows."""
-    state = await _load_state(conn, principal, checked)
+    state = _load_state(conn, principal, checked)
     plan = _Plan()
     site = principal.device_id or ""
     role = principal.role
@@ -246,7 +245,7 @@ def _differs(stored: Any, incoming: Any) -> bool:
     return to_wire(stored) != to_wire(incoming) and stored != incoming
 
 
-async def _load_state(conn: AsyncConnection, principal: Principal,
+def _load_state(conn: Connection, principal: Principal,
                       checked: list[Checked]) -> dict[tuple[str, str], dict[str, Any]]:
     """Stored rows that the checks need: ledger rows being re-sent, rows with status columns,
     rows under a scope, and the parents that scope rows hang from."""
@@ -266,7 +265,7 @@ async def _load_state(conn: AsyncConnection, principal: Principal,
                 needs[scope.parent].add(str(parent))
     state: dict[tuple[str, str], dict[str, Any]] = {}
     for name, pks in needs.items():
-        for pk, row in (await store.fetch_rows(conn, name, pks)).items():
+        for pk, row in store.fetch_rows(conn, name, pks).items():
             state[(name, pk)] = row
     later: dict[str, set[str]] = defaultdict(set)
     for name, pk, via in vias:
@@ -274,7 +273,7 @@ async def _load_state(conn: AsyncConnection, principal: Principal,
         if row is not None and row.get(via.column) and (via.parent, row[via.column]) not in state:
             later[via.parent].add(row[via.column])
     for name, pks in later.items():
-        for pk, row in (await store.fetch_rows(conn, name, pks)).items():
+        for pk, row in store.fetch_rows(conn, name, pks).items():
             state[(name, pk)] = row
     return state
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from server.domain.sync import store
 from server.domain.sync.clock import ServerClock
@@ -44,12 +44,13 @@ def _typed(w: ServerWrite) -> dict[str, Any]:
     return out
 
 
-async def write_as_server(conn: AsyncConnection, clock: ServerClock, writes: Sequence[ServerWrite]) -> int:
+def write_as_server(conn: Connection, clock: ServerClock, writes: Sequence[ServerWrite]) -> int:
     """Apply ``writes`` in the caller's transaction, stamped with one fresh server stamp.
-    Ledger rows that already exist are left alone (ledgers never change). Returns the stamp."""
+    Ledger rows that already exist are left alone (ledgers never change). Returns the stamp.
+    From async code: ``await conn.run_sync(write_as_server, clock, writes)``."""
     typed = [(w, _typed(w)) for w in writes]
-    ts = await clock.stamp_server_write(conn)
-    rev = await store.next_rev(conn)
+    ts = clock.stamp_server_write(conn)
+    rev = store.next_rev(conn)
     lww: dict[str, list[store.LwwWrite]] = defaultdict(list)
     ledger: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for w, vals in typed:
@@ -60,7 +61,7 @@ async def write_as_server(conn: AsyncConnection, clock: ServerClock, writes: Seq
             ledger[w.table].append({"id": w.pk, **{c.name: vals.get(c.name) for c in table.columns},
                                     "_ts": ts, "_site": SERVER_SITE, "_rev": rev})
     for name, writes in lww.items():
-        await store.apply_lww(conn, name, writes, rev)
+        store.apply_lww(conn, name, writes, rev)
     for name, rows in ledger.items():
-        await store.apply_ledger(conn, name, rows)
+        store.apply_ledger(conn, name, rows)
     return ts

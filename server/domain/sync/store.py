@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select, text, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.db.schema import sql_tables, sync_state, version_col
 from shared.registry import DELETED, REGISTRY, TABLES, Column, Kind
@@ -36,7 +35,7 @@ _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 _CHUNK = 500
 
 
-async def next_rev(conn: AsyncConnection) -> int:
+def next_rev(conn: Connection) -> int:
     """The ordering key of this write transaction's rows in the pull log.
 
     PostgreSQL: the transaction's own id (xid8), which pull serves only once every transaction
@@ -44,16 +43,16 @@ async def next_rev(conn: AsyncConnection) -> int:
     lock that ``BEGIN IMMEDIATE`` took, so counter order is commit order.
     """
     if conn.dialect.name == "postgresql":
-        return int((await conn.execute(text("SELECT pg_current_xact_id()::text::bigint"))).scalar_one())
+        return int((conn.execute(text("SELECT pg_current_xact_id()::text::bigint"))).scalar_one())
     stmt = update(sync_state).where(sync_state.c.id == 1).values(rev=sync_state.c.rev + 1).returning(sync_state.c.rev)
-    return int((await conn.execute(stmt)).scalar_one())
+    return int((conn.execute(stmt)).scalar_one())
 
 
-async def horizon(conn: AsyncConnection) -> int | None:
+def horizon(conn: Connection) -> int | None:
     """Rows with ``_rev`` below this are final: every transaction that could still write a
     smaller ``_rev`` has ended. None means no limit (SQLite commits in counter order)."""
     if conn.dialect.name == "postgresql":
-        return int((await conn.execute(_PG_HORIZON)).scalar_one())
+        return int((conn.execute(_PG_HORIZON)).scalar_one())
     return None
 
 
@@ -176,7 +175,7 @@ def _status_columns(name: str) -> dict[str, Column]:
     return {c.name: c for c in REGISTRY[name].columns if c.is_status}
 
 
-async def apply_lww(conn: AsyncConnection, name: str, writes: Sequence[LwwWrite], rev: int) -> None:
+def apply_lww(conn: Connection, name: str, writes: Sequence[LwwWrite], rev: int) -> None:
     """Merge a batch of changes into one lww table: one statement per shape of change (the set
     of columns it writes), run as one executemany on the driver (SQLite) or as one
     ``INSERT ... SELECT FROM unnest(...)`` of the batch's rows (PostgreSQL)."""
@@ -184,7 +183,7 @@ async def apply_lww(conn: AsyncConnection, name: str, writes: Sequence[LwwWrite]
         return
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        await _apply_lww_unnest(conn, name, writes, rev)
+        _apply_lww_unnest(conn, name, writes, rev)
         return
     convert = _converters(dialect, name)
     status = _status_columns(name)
@@ -202,10 +201,10 @@ async def apply_lww(conn: AsyncConnection, name: str, writes: Sequence[LwwWrite]
         params.append(rev)
         groups[cols].append(tuple(params))
     for cols, rows in groups.items():
-        await conn.exec_driver_sql(_upsert_sql(dialect, name, cols), rows)
+        conn.exec_driver_sql(_upsert_sql(dialect, name, cols), rows)
 
 
-async def _apply_lww_unnest(conn: AsyncConnection, name: str, writes: Sequence[LwwWrite], rev: int) -> None:
+def _apply_lww_unnest(conn: Connection, name: str, writes: Sequence[LwwWrite], rev: int) -> None:
     """One statement per shape. PostgreSQL refuses to update a row twice in one statement, so
     the writes of one id are first folded into one row by the merge rule itself: each cell
     keeps the value of its greatest version (the first of equal ones, as the statement by
@@ -230,10 +229,10 @@ async def _apply_lww_unnest(conn: AsyncConnection, name: str, writes: Sequence[L
                 held[i - 1], held[i] = row[i - 1], row[i]
     for cols, rows in groups.items():
         columns = [list(c) for c in zip(*rows.values(), strict=True)]
-        await conn.exec_driver_sql(_unnest_upsert_sql(name, cols), (*columns, rev))
+        conn.exec_driver_sql(_unnest_upsert_sql(name, cols), (*columns, rev))
 
 
-async def apply_ledger(conn: AsyncConnection, name: str, rows: Sequence[dict[str, Any]]) -> None:
+def apply_ledger(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ledger rows (``id``, every column, ``_ts``, ``_site``, ``_rev``); an id already
     stored is left alone."""
     if not rows:
@@ -245,10 +244,10 @@ async def apply_ledger(conn: AsyncConnection, name: str, rows: Sequence[dict[str
         (r["id"], *(None if r.get(c) is None else convert[c](r[c]) for c in cols), r["_ts"], r["_site"], r["_rev"])
         for r in sorted(rows, key=lambda r: r["id"])
     ]
-    await conn.exec_driver_sql(_ledger_sql(dialect, name), params)
+    conn.exec_driver_sql(_ledger_sql(dialect, name), params)
 
 
-async def fetch_rows(conn: AsyncConnection, name: str, pks: Iterable[str],
+def fetch_rows(conn: Connection, name: str, pks: Iterable[str],
                      columns: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
     """Current stored rows by id (all columns, or the named ones with their versions)."""
     t = sql_tables[name]
@@ -263,7 +262,7 @@ async def fetch_rows(conn: AsyncConnection, name: str, pks: Iterable[str],
     out: dict[str, dict[str, Any]] = {}
     ids = sorted(set(pks))
     for i in range(0, len(ids), _CHUNK):
-        result = await conn.execute(select(*cols).where(t.c.id.in_(ids[i:i + _CHUNK])))
+        result = conn.execute(select(*cols).where(t.c.id.in_(ids[i:i + _CHUNK])))
         for row in result.mappings():
             out[row["id"]] = dict(row)
     return out
@@ -278,12 +277,3 @@ def group_by_table(items: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, lis
 
 def is_live(row: dict[str, Any] | None) -> bool:
     return row is not None and not row.get(DELETED)
-
-
-def key_after(rev: int, tidx: int, pk: str, table_index: int, t: Table) -> Any:
-    """SQL for: this table's rows come after the cursor ``(rev, tidx, pk)`` in pull order."""
-    if table_index < tidx:
-        return t.c._rev > rev
-    if table_index > tidx:
-        return t.c._rev >= rev
-    return or_(t.c._rev > rev, and_(t.c._rev == rev, t.c.id > pk))
