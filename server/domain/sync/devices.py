@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import uuid_utils
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import Connection, Row, RowMapping, bindparam, insert, select, update
 
 from server.config import Settings
 from server.db.engine import Database
@@ -171,14 +171,18 @@ class Authenticator:
         boot = self.settings.bootstrap_token
         if boot and hmac.compare_digest(token.encode(), boot.encode()):
             return BOOTSTRAP
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(device.c.id, device.c.user, device.c.role, device.c.warehouse_id,
-                                             device.c.revoked_at)
-                                      .where(device.c.token_hash == _hash(token)))).mappings().first()
-        if row is None or row["revoked_at"] is not None:
+        row = await self.db.run_read(_device_of_token, _hash(token))
+        if row is None or row.revoked_at is not None:
             raise NotAuthenticated("this token is unknown or its device was revoked", code="not_authenticated")
-        return Principal(user=row["user"], role=Role(row["role"]), device_id=row["id"],
-                         warehouse_id=row["warehouse_id"])
+        return Principal(user=row.user, role=Role(row.role), device_id=row.id, warehouse_id=row.warehouse_id)
+
+
+_TOKEN_LOOKUP = select(device.c.id, device.c.user, device.c.role, device.c.warehouse_id,
+                       device.c.revoked_at).where(device.c.token_hash == bindparam("token_hash"))
+
+
+def _device_of_token(conn: Connection, token_hash: str) -> Row[Any] | None:
+    return conn.execute(_TOKEN_LOOKUP, {"token_hash": token_hash}).first()
 
 
 authenticate = Authenticator

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from server.config import Settings
 from server.db.engine import Database
@@ -80,10 +80,8 @@ def _push_in_transaction(conn: Connection, clock: ServerClock, settings: Setting
                          ) -> tuple[int, list[Rejection], int]:
     site = principal.device_id
     assert site is not None
-    stmt = select(device.c.acked_seq).where(device.c.id == site)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    acked = int(conn.execute(stmt).scalar_one())
+    locked = _ACKED_FOR_UPDATE if conn.dialect.name == "postgresql" else _ACKED
+    acked = int(conn.execute(locked, {"site": site}).scalar_one())
     if changes and changes[0].seq > acked + 1:
         raise Conflict(f"the server has acknowledged up to seq {acked}; this batch starts at "
                        f"{changes[0].seq}. Send again from seq {acked + 1}.", code="gap")
@@ -93,10 +91,7 @@ def _push_in_transaction(conn: Connection, clock: ServerClock, settings: Setting
     # to undo or re-stamp those writes, or it would lose them
     earlier: dict[int, Rejection] = {}
     if first:
-        rows = conn.execute(
-            select(rejection.c.seq, rejection.c.reason, rejection.c.detail)
-            .where(rejection.c.site == site, rejection.c.seq >= changes[0].seq,
-                   rejection.c.seq <= changes[first - 1].seq))
+        rows = conn.execute(_EARLIER, {"site": site, "lo": changes[0].seq, "hi": changes[first - 1].seq})
         earlier = {r.seq: Rejection(seq=r.seq, reason=r.reason, detail=r.detail) for r in rows}
     if not fresh:
         return acked, [earlier[s] for s in sorted(earlier)], 0
@@ -132,9 +127,19 @@ def _push_in_transaction(conn: Connection, clock: ServerClock, settings: Setting
         conn.execute(insert(conflict), [{**c, "site": site, "user": principal.user,
                                          "received_at": received} for c in plan.conflicts])
     new_acked = fresh[-1].seq
-    conn.execute(update(device).where(device.c.id == site).values(acked_seq=new_acked, last_seen_at=received))
+    conn.execute(_ACK, {"site": site, "acked": new_acked, "seen": received})
     max_ts = max((c.change.ts for c in checked), default=0)
     return new_acked, [*(earlier[s] for s in sorted(earlier)), *(rejected[s] for s in sorted(rejected))], max_ts
+
+
+# statements made once (building one costs more than running it)
+_ACKED = select(device.c.acked_seq).where(device.c.id == bindparam("site"))
+_ACKED_FOR_UPDATE = _ACKED.with_for_update()
+_EARLIER = (select(rejection.c.seq, rejection.c.reason, rejection.c.detail)
+            .where(rejection.c.site == bindparam("site"), rejection.c.seq >= bindparam("lo"),
+                   rejection.c.seq <= bindparam("hi")))
+_ACK = (update(device).where(device.c.id == bindparam("site"))
+        .values(acked_seq=bindparam("acked"), last_seen_at=bindparam("seen")))
 
 
 @dataclass

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql
 
 from server.db.schema import sql_tables, sync_state, version_col
-from shared.registry import DELETED, REGISTRY, TABLES, Column, Kind
+from shared.registry import REGISTRY, TABLES, Column
 from shared.values import ColType
 from sync.merge import site_bytes
 
@@ -43,9 +43,13 @@ def next_rev(conn: Connection) -> int:
     lock that ``BEGIN IMMEDIATE`` took, so counter order is commit order.
     """
     if conn.dialect.name == "postgresql":
-        return int((conn.execute(text("SELECT pg_current_xact_id()::text::bigint"))).scalar_one())
-    stmt = update(sync_state).where(sync_state.c.id == 1).values(rev=sync_state.c.rev + 1).returning(sync_state.c.rev)
-    return int((conn.execute(stmt)).scalar_one())
+        return int(conn.execute(_PG_XID).scalar_one())
+    return int(conn.execute(_BUMP_REV).scalar_one())
+
+
+# statements made once: building a statement costs more than running it on a small push
+_PG_XID = text("SELECT pg_current_xact_id()::text::bigint")
+_BUMP_REV = update(sync_state).where(sync_state.c.id == 1).values(rev=sync_state.c.rev + 1).returning(sync_state.c.rev)
 
 
 def horizon(conn: Connection) -> int | None:
@@ -247,33 +251,19 @@ def apply_ledger(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) ->
     conn.exec_driver_sql(_ledger_sql(dialect, name), params)
 
 
-def fetch_rows(conn: Connection, name: str, pks: Iterable[str],
-                     columns: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Current stored rows by id (all columns, or the named ones with their versions)."""
-    t = sql_tables[name]
-    if columns is None:
-        cols = list(t.c)
-    else:
-        cols = [t.c.id]
-        for c in columns:
-            cols.append(t.c[c])
-            if REGISTRY[name].kind is Kind.LWW:
-                cols.append(t.c[version_col(c)])
+def fetch_rows(conn: Connection, name: str, pks: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Current stored rows by id, every column."""
     out: dict[str, dict[str, Any]] = {}
     ids = sorted(set(pks))
+    stmt = _by_ids(name)
     for i in range(0, len(ids), _CHUNK):
-        result = conn.execute(select(*cols).where(t.c.id.in_(ids[i:i + _CHUNK])))
+        result = conn.execute(stmt, {"ids": ids[i:i + _CHUNK]})
         for row in result.mappings():
             out[row["id"]] = dict(row)
     return out
 
 
-def group_by_table(items: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for name, row in items:
-        grouped[name].append(row)
-    return grouped
-
-
-def is_live(row: dict[str, Any] | None) -> bool:
-    return row is not None and not row.get(DELETED)
+@cache
+def _by_ids(name: str) -> Any:
+    t = sql_tables[name]
+    return select(t).where(t.c.id.in_(bindparam("ids", expanding=True)))
