@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from server.db.types import ExactDecimal
-from shared.registry import DELETED, TABLES, Kind
+from shared.registry import DELETED, TABLES, InWarehouse, Kind, OwnedBy, Via
 from shared.registry import Table as SyncTable
 from shared.values import ColType
 
@@ -70,10 +70,19 @@ def _synced_table(t: SyncTable) -> Table:
     cols.append(Column("_rev", BigInteger, nullable=False))
     table = Table(t.name, metadata, *cols)
     Index(f"ix_{t.name}__rev", table.c._rev, table.c.id)
+    scoped = scope_columns(t)
     for c in t.columns:
-        if c.name in ("owner", "warehouse_id", "order_id", "product_id"):
+        if c.name in scoped:  # a device's pull: its rows in log order, read straight off the index
+            Index(f"ix_{t.name}_{c.name}_rev", table.c[c.name], table.c._rev, table.c.id)
+        elif c.name in ("owner", "warehouse_id", "order_id", "product_id"):
             Index(f"ix_{t.name}_{c.name}", table.c[c.name])
     return table
+
+
+def scope_columns(t: SyncTable) -> frozenset[str]:
+    """The columns some role's read scope filters this table on (its owner, its warehouse, its
+    parent row)."""
+    return frozenset(s.column for s in t.read.values() if isinstance(s, OwnedBy | InWarehouse | Via))
 
 
 sql_tables: dict[str, Table] = {t.name: _synced_table(t) for t in TABLES}

@@ -93,29 +93,29 @@ def _page(conn: Connection, role: Role, params: dict[str, Any], cursor: Cursor, 
     reads alike comes from :data:`_SLICES` when another device asked from the same cursor."""
     dialect = conn.dialect
     top = store.horizon(conn)
-    values = {**params, "rev": cursor.rev, "pk": cursor.pk, "top": top, "lim": limit + 1}
+    values = {**params, "rev": cursor.rev, "pk": cursor.pk, "top": top, "lim": limit + 1, "hi": _NO_BOUND}
     streams: list[list[_Item]] = []
-    for tidx, table in enumerate(TABLES):
-        query = _query(dialect, table.name, role, _shape(tidx, cursor.tidx))
-        if query is None:
-            continue
+    for tidx, table, query in _in_scope(dialect, role, _shape_key(cursor.tidx)):
         key: SliceKey | None = None
         if query.shared:
-            key = (namespace, table.name, cursor.rev, cursor.tidx, cursor.pk, limit)
+            key = (namespace, table, cursor.rev, cursor.tidx, cursor.pk, limit)
             cached = _SLICES.get(key)
             if cached is not None:
-                streams.append([(pos, table.name, entries) for pos, entries in cached])
+                streams.append([(pos, table, entries) for pos, entries in cached])
+                values["hi"] = min(values["hi"], cached[-1][0][0])
                 continue
         rows = conn.exec_driver_sql(query.sql, query.bind(values)).fetchall()
         if not rows:
             continue
-        layout = _layout(table.name, dialect.name)
-        if key is not None and len(rows) > limit:  # a full slice: kept for the next device
-            made = [((int(r[layout.rev]), tidx, r[layout.id]), layout.changes(r)) for r in rows]
-            _SLICES.put(key, made)
-            streams.append([(pos, table.name, entries) for pos, entries in made])
-        else:
-            streams.append([((int(r[layout.rev]), tidx, r[layout.id]), table.name, r) for r in rows])
+        layout = _layout(table, dialect.name)
+        if len(rows) > limit:  # a full stream: nothing past its last row can be on this page
+            values["hi"] = min(values["hi"], int(rows[-1][layout.rev]))
+            if key is not None:  # a full slice of a shared table: kept for the next device
+                made = [((int(r[layout.rev]), tidx, r[layout.id]), layout.changes(r)) for r in rows]
+                _SLICES.put(key, made)
+                streams.append([(pos, table, entries) for pos, entries in made])
+                continue
+        streams.append([((int(r[layout.rev]), tidx, r[layout.id]), table, r) for r in rows])
     if not streams:
         merged: list[_Item] = []
     elif len(streams) == 1:  # one table has every row (a catalogue): already in order
@@ -125,10 +125,8 @@ def _page(conn: Connection, role: Role, params: dict[str, Any], cursor: Cursor, 
     more = len(merged) > limit
     held_back = False
     if top is not None and not more:  # a full page has more anyway: ask only when it matters
-        for tidx, table in enumerate(TABLES):
-            query = _query(dialect, table.name, role, _shape(tidx, cursor.tidx))
-            if query is not None and conn.exec_driver_sql(query.held_back_sql,
-                                                          query.bind_held_back(values)).first():
+        for _, _, query in _in_scope(dialect, role, _shape_key(cursor.tidx)):
+            if conn.exec_driver_sql(query.held_back_sql, query.bind_held_back(values)).first():
                 held_back = True
                 break
     out: list[SliceRow] = []
@@ -137,9 +135,29 @@ def _page(conn: Connection, role: Role, params: dict[str, Any], cursor: Cursor, 
     return _Page(out, more, held_back)
 
 
+_NO_BOUND = 2**63 - 1
+
+
 def _shape(table_index: int, cursor_tidx: int) -> int:
     """How a table's rows follow the cursor: 0 after its rev, 1 from its rev on, 2 after (rev, pk)."""
     return 0 if table_index < cursor_tidx else 1 if table_index > cursor_tidx else 2
+
+
+def _shape_key(cursor_tidx: int) -> int:
+    """The cursor's table index as far as the queries care (-1 before every table)."""
+    return max(-1, min(cursor_tidx, len(TABLES)))
+
+
+@lru_cache(maxsize=256)
+def _in_scope(dialect: Dialect, role: Role, cursor_tidx: int) -> tuple[tuple[int, str, _Query], ...]:
+    """The tables a role reads, with their queries, tables every device reads alike first: a
+    full page of those bounds how far the other tables' queries need to read."""
+    out = []
+    for tidx, table in enumerate(TABLES):
+        query = _query(dialect, table.name, role, _shape(tidx, cursor_tidx))
+        if query is not None:
+            out.append((tidx, table.name, query))
+    return tuple(sorted(out, key=lambda e: not e[2].shared))
 
 
 @dataclass(frozen=True)
@@ -175,6 +193,7 @@ def _query(dialect: Dialect, name: str, role: Role, shape: int) -> _Query | None
     if dialect.name == "postgresql":
         top = bindparam("top", type_=BigInteger)
         cond, held = and_(cond, t.c._rev < top), and_(cond, t.c._rev >= top)
+    cond = and_(cond, t.c._rev <= bindparam("hi", type_=BigInteger))
     page = select(t).where(cond).order_by(t.c._rev, t.c.id).limit(bindparam("lim", type_=Integer))
     probe = select(literal(1)).where(held).limit(1)
     compiled, compiled_probe = page.compile(dialect=dialect), probe.compile(dialect=dialect)
