@@ -7,13 +7,25 @@ applies a whole batch in bulk and the result does not depend on the order of del
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    Text,
+    bindparam,
+    column,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 
 from server.db.schema import sql_tables, sync_state, version_col
@@ -32,7 +44,6 @@ __all__ = [
 
 TABLE_INDEX = {t.name: i for i, t in enumerate(TABLES)}
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
-_CHUNK = 500
 
 
 def next_rev(conn: Connection) -> int:
@@ -253,17 +264,20 @@ def apply_ledger(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) ->
 
 def fetch_rows(conn: Connection, name: str, pks: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Current stored rows by id, every column."""
-    out: dict[str, dict[str, Any]] = {}
     ids = sorted(set(pks))
-    stmt = _by_ids(name)
-    for i in range(0, len(ids), _CHUNK):
-        result = conn.execute(stmt, {"ids": ids[i:i + _CHUNK]})
-        for row in result.mappings():
-            out[row["id"]] = dict(row)
-    return out
+    if not ids:
+        return {}
+    postgres = conn.dialect.name == "postgresql"
+    result = conn.execute(_by_ids(name, postgres), {"ids": ids if postgres else json.dumps(ids)})
+    return {row["id"]: dict(row) for row in result.mappings()}
 
 
 @cache
-def _by_ids(name: str) -> Any:
+def _by_ids(name: str, postgres: bool) -> Any:
+    """Rows whose id is in one array parameter (a JSON text on SQLite): one statement text
+    whatever the number of ids, compiled once."""
     t = sql_tables[name]
-    return select(t).where(t.c.id.in_(bindparam("ids", expanding=True)))
+    if postgres:
+        return select(t).where(t.c.id == func.any(bindparam("ids", type_=ARRAY(String(36)))))
+    ids = select(column("value")).select_from(func.json_each(bindparam("ids", type_=Text)))
+    return select(t).where(t.c.id.in_(ids.scalar_subquery()))
