@@ -19,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from os import PathLike
@@ -44,7 +45,7 @@ from sync.outbox import (
     winner,
 )
 from sync.ports import Transport
-from sync.protocol import PulledChange, PushResponse, Rejection
+from sync.protocol import PulledChange, PullResponse, PushResponse, Rejection
 
 __all__ = ["PushResult", "Replica"]
 
@@ -489,18 +490,34 @@ class Replica:
     def pull(self, transport: Transport, limit: int = 1000) -> int:
         """Pull until the server says there is no more; returns how many changes were merged.
 
-        Each page is merged, and its cursor stored, in one transaction.
+        Each page is merged, and its cursor stored, in one transaction. While a page is merged,
+        the next one is already being fetched (on a thread of its own, with the cursor the
+        server gave), so a long first sync waits on the network and on the local database at
+        the same time rather than in turn. A page that fails to merge stores nothing, and the
+        page fetched ahead of it is dropped.
         """
         merged = 0
-        while True:
+        ahead: ThreadPoolExecutor | None = None
+        try:
             response = transport.pull(self._cursor, limit)
-            with self._tx():
-                self.clock.observe(response.server_ts)
-                self._merge_page(response.changes)
-                previous, self._cursor = self._cursor, response.cursor
-            merged += len(response.changes)
-            if not response.more or (previous == response.cursor and not response.changes):
-                return merged
+            while True:
+                previous = self._cursor
+                done = not response.more or (previous == response.cursor and not response.changes)
+                upcoming: Future[PullResponse] | None = None
+                if not done:
+                    ahead = ahead or ThreadPoolExecutor(1, thread_name_prefix="replica-pull")
+                    upcoming = ahead.submit(transport.pull, response.cursor, limit)
+                with self._tx():
+                    self.clock.observe(response.server_ts)
+                    self._merge_page(response.changes)
+                    self._cursor = response.cursor
+                merged += len(response.changes)
+                if upcoming is None:
+                    return merged
+                response = upcoming.result()
+        finally:
+            if ahead is not None:
+                ahead.shutdown(wait=True, cancel_futures=True)
 
     def _merge_page(self, changes: Sequence[PulledChange]) -> None:
         """Merge a page of pulled changes cell by cell: bigger version wins, under pending edits too.
