@@ -467,6 +467,44 @@ def test_a_crash_mid_pull_never_stores_a_cursor_past_its_rows(env: Env) -> None:
     assert d.replica.dump() == env.server.dump()
 
 
+def test_the_next_page_is_fetched_while_one_merges_and_a_failed_merge_stores_nothing(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(6):
+        env.server.server_write("warehouse", new_id(), {"code": f"W{i}"})
+    d = env.device()
+    asked: list[str | None] = []
+    answered: list[str] = []
+    inner_pull = d.net.pull
+
+    def pull(cursor: str | None, limit: int) -> PullResponse:
+        asked.append(cursor)
+        response = inner_pull(cursor, limit)
+        answered.append(response.cursor)
+        return response
+
+    monkeypatch.setattr(d.net, "pull", pull)
+    merge = d.replica._merge_page
+    merged_pages = 0
+
+    def failing_merge(changes: Any) -> None:
+        nonlocal merged_pages
+        if merged_pages == 1:
+            raise OSError("disk full")
+        merge(changes)
+        merged_pages += 1
+
+    monkeypatch.setattr(d.replica, "_merge_page", failing_merge)
+    with pytest.raises(OSError, match="disk full"):
+        d.replica.pull(d.net, limit=2)
+    # page 1 stored with its cursor; page 2 failed and stored nothing; page 3 was fetched ahead
+    # (with the cursor the server gave for page 2) and dropped
+    assert len(d.replica.rows("warehouse")) == 2 and d.replica.cursor == answered[0]
+    assert asked == [None, answered[0], answered[1]]
+    monkeypatch.setattr(d.replica, "_merge_page", merge)
+    d.replica.pull(d.net, limit=2)
+    assert d.replica.dump() == env.server.dump()
+
+
 def test_a_server_that_lost_acknowledged_changes_answers_gap_and_the_outbox_is_kept(env: Env) -> None:
     d = env.device()
     d.replica.write("customer", CUSTOMER, {"name": "Ann"})
