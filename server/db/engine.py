@@ -16,6 +16,8 @@ together (group commit), each inside its own savepoint, so each stays atomic on 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, pool
+from sqlalchemy import Engine, create_engine, event, make_url, pool
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 __all__ = ["Database", "open_database"]
@@ -32,6 +34,10 @@ __all__ = ["Database", "open_database"]
 T = TypeVar("T")
 
 _GROUP_MAX = 32  # pushes committed together at most: bounds the latency one commit adds
+_CHECKPOINT_EVERY = 8  # group commits between two background checkpoints
+# the writer thread checkpoints by itself only past this many WAL pages (about 40 MiB): when the
+# background checkpoints cannot keep up, never in the common case
+_WAL_SAFETY_PAGES = 10_000
 
 
 def _sqlite_pragmas(dbapi_conn: Any) -> None:
@@ -67,6 +73,8 @@ def _sqlite_thread_engine(url: str, *, immediate: bool, size: int) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         _sqlite_pragmas(dbapi_conn)
+        if immediate:  # the writer leaves checkpoints to the checkpoint thread
+            dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_SAFETY_PAGES}")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -85,13 +93,22 @@ class _Job:
 
 
 class _SqliteThreads:
-    """SQLite through the stdlib driver on threads of our own: one writer, a few readers."""
+    """SQLite through the stdlib driver on threads of our own: one writer, a few readers, and
+    a checkpointer. A WAL checkpoint copies committed pages into the database file and syncs
+    it; left to SQLite it runs inside whichever commit crosses 1,000 pages, so every few
+    pushes one waits for it. Here a thread of its own runs it (``PASSIVE``: it never blocks the
+    writer or a reader) every few group commits, while the writer goes on."""
 
     def __init__(self, url: str, readers: int = 2) -> None:
+        self.path = make_url(url).database or ""
         self.write_engine = _sqlite_thread_engine(url, immediate=True, size=1)
         self.read_engine = _sqlite_thread_engine(url, immediate=False, size=readers)
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="fieldsync-sqlite-writer")
         self.readers = ThreadPoolExecutor(readers, thread_name_prefix="fieldsync-sqlite-reader")
+        self.checkpointer = ThreadPoolExecutor(1, thread_name_prefix="fieldsync-sqlite-checkpoint")
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._commits = 0
+        self._checkpoint_due = threading.Event()  # set while a checkpoint is queued
         self.queue: list[_Job] = []
         self.draining = False
         self.task: asyncio.Task[None] | None = None  # the drain under way (held: the loop keeps weak refs)
@@ -123,6 +140,21 @@ class _SqliteThreads:
                     job.outcome = (False, exc)
                 if not isinstance(exc, Exception):
                     raise
+                return
+        self._commits += 1
+        if self._commits % _CHECKPOINT_EVERY == 0 and not self._checkpoint_due.is_set():
+            self._checkpoint_due.set()
+            self.checkpointer.submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._checkpoint_conn is None:
+                self._checkpoint_conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # a busy or failed checkpoint is retried by the next one; the WAL keeps every page
+        finally:
+            self._checkpoint_due.clear()
 
     def read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self.read_engine.begin() as conn:
@@ -131,6 +163,9 @@ class _SqliteThreads:
     def close(self) -> None:
         self.writer.shutdown(wait=True)
         self.readers.shutdown(wait=True)
+        self.checkpointer.shutdown(wait=True)
+        if self._checkpoint_conn is not None:
+            self._checkpoint_conn.close()
         self.write_engine.dispose()
         self.read_engine.dispose()
 
