@@ -4,6 +4,7 @@ re-stamping after clock skew, and surviving restarts, lost answers and crashes m
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -474,12 +475,15 @@ def test_the_next_page_is_fetched_while_one_merges_and_a_failed_merge_stores_not
     d = env.device()
     asked: list[str | None] = []
     answered: list[str] = []
+    third_asked = threading.Event()
     inner_pull = d.net.pull
 
     def pull(cursor: str | None, limit: int) -> PullResponse:
         asked.append(cursor)
         response = inner_pull(cursor, limit)
         answered.append(response.cursor)
+        if len(asked) == 3:
+            third_asked.set()
         return response
 
     monkeypatch.setattr(d.net, "pull", pull)
@@ -489,6 +493,9 @@ def test_the_next_page_is_fetched_while_one_merges_and_a_failed_merge_stores_not
     def failing_merge(changes: Any) -> None:
         nonlocal merged_pages
         if merged_pages == 1:
+            # page 3 is asked for while page 2 merges (a replica that fetched in turn would
+            # only ask after this merge, and this wait would run out)
+            assert third_asked.wait(timeout=10)
             raise OSError("disk full")
         merge(changes)
         merged_pages += 1
