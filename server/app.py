@@ -31,7 +31,7 @@ __all__ = ["create_app", "open_service"]
 
 async def open_service(settings: Settings) -> tuple[Database, str]:
     """Open the database, migrate it to the current schema, and read the cursor secret."""
-    db = open_database(settings.database_url)
+    db = open_database(settings.database_url, concurrency=settings.pg_concurrency)
     await upgrade(db)
     async with db.read() as conn:
         secret = (await conn.execute(select(sync_state.c.secret).where(sync_state.c.id == 1))).scalar_one()

@@ -24,6 +24,8 @@ class Settings:
     fault_push_delay_ms: int = 0
     # goods receipt: a purchase order line may receive this much (percent of its quantity) over
     receipt_tolerance_pct: Decimal = Decimal(5)
+    # PostgreSQL: sync transactions (push, pull, token look-ups) one process runs at once
+    pg_concurrency: int = 4
 
     @property
     def is_sqlite(self) -> bool:
@@ -38,6 +40,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SystemExit(f"{name} must be 1 or more, got {value}")
+    return value
 
 
 def _percent(env: dict[str, str], name: str, default: Decimal) -> Decimal:
@@ -68,4 +77,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "FIELDSYNC_MAX_BODY_BYTES", 8 * 1024 * 1024),
         fault_push_delay_ms=_int(env, "FIELDSYNC_FAULT_PUSH_DELAY_MS", 0),
         receipt_tolerance_pct=_percent(env, "FIELDSYNC_RECEIPT_TOLERANCE_PCT", Decimal(5)),
+        pg_concurrency=_positive(env, "FIELDSYNC_PG_CONCURRENCY", 4),
     )

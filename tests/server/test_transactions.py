@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from server.app import open_service
-from server.config import Settings
+from server.config import Settings, load_settings
 from server.db.schema import sql_tables, sync_state
 from server.domain.sync import store
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.server_writes import ServerWrite, write_as_server
+from tests.pg import create_database, drop_database
 from tests.server.client import Service
 
 pytestmark = pytest.mark.anyio
@@ -101,3 +102,34 @@ async def test_sqlite_checkpoints_reach_the_database_file_while_writes_go_on(tmp
         assert os.path.getsize(path) > start + 1_000_000
     finally:
         await db.dispose()
+
+
+def _open_transactions(conn: Connection) -> int:
+    """Transactions open on this database right now, this one included."""
+    return int(conn.exec_driver_sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND xact_start IS NOT NULL AND pid <> 0 AND backend_type = 'client backend'").scalar_one())
+
+
+@pytest.mark.postgres
+async def test_postgres_runs_at_most_the_configured_sync_transactions_at_once(pg_base_url: str) -> None:
+    url = await asyncio.to_thread(create_database, pg_base_url)
+    try:
+        settings = Settings(database_url=url, pg_concurrency=3)
+        db, _ = await open_service(settings)
+        try:
+            seen = await asyncio.gather(*(db.run_write(_open_transactions, hold_s=0.05) for _ in range(12)),
+                                        *(db.run_read(_open_transactions) for _ in range(6)))
+        finally:
+            await db.dispose()
+        assert max(seen) <= 3
+    finally:
+        await asyncio.to_thread(drop_database, url, pg_base_url)
+
+
+def test_the_postgres_concurrency_setting_must_be_positive() -> None:
+    assert load_settings({}).pg_concurrency == 4
+    assert load_settings({"FIELDSYNC_PG_CONCURRENCY": "16"}).pg_concurrency == 16
+    for bad in ("0", "-2", "many"):
+        with pytest.raises(SystemExit, match="FIELDSYNC_PG_CONCURRENCY"):
+            load_settings({"FIELDSYNC_PG_CONCURRENCY": bad})

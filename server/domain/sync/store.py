@@ -15,9 +15,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     Connection,
-    String,
     Text,
     bindparam,
     column,
@@ -274,10 +272,12 @@ def fetch_rows(conn: Connection, name: str, pks: Iterable[str]) -> dict[str, dic
 
 @cache
 def _by_ids(name: str, postgres: bool) -> Any:
-    """Rows whose id is in one array parameter (a JSON text on SQLite): one statement text
-    whatever the number of ids, compiled once."""
+    """Rows whose id is in a list: on SQLite one JSON text parameter (one statement text
+    whatever the number of ids); on PostgreSQL an expanding IN, since asyncpg prepares each
+    statement and a generic plan for ``id = ANY($1)`` can fall back to scanning the table
+    (measured: 15-30 ms instead of 5 ms per push of 100 customers)."""
     t = sql_tables[name]
     if postgres:
-        return select(t).where(t.c.id == func.any(bindparam("ids", type_=ARRAY(String(36)))))
+        return select(t).where(t.c.id.in_(bindparam("ids", expanding=True)))
     ids = select(column("value")).select_from(func.json_each(bindparam("ids", type_=Text)))
     return select(t).where(t.c.id.in_(ids.scalar_subquery()))
