@@ -33,6 +33,11 @@ async def principal_of(request: Req) -> Principal:
     return await request.app.state.authenticate(request.headers.get("authorization"))  # type: ignore[no-any-return]
 
 
+async def sync_principal_of(request: Req) -> Principal:
+    """For push and pull, which check revocation again inside their own transaction."""
+    return await request.app.state.authenticate.for_sync(request.headers.get("authorization"))  # type: ignore[no-any-return]
+
+
 class HealthController(Controller):
     path = "/api/v1/health"
 
@@ -73,7 +78,7 @@ class SyncController(Controller):
 
     @post("/push", status_code=200, operation_class=documented(PushRequest, PushResponse, errors=(400, 401, 403, 409)))
     async def push(self, request: Req) -> Response[bytes]:
-        principal = await principal_of(request)
+        principal = await sync_principal_of(request)
         body = await read_body(request, PushRequest)
         s = request.app.state
         response = await push_service.push(s.db, s.clock, s.settings, principal, body)
@@ -86,7 +91,7 @@ class SyncController(Controller):
     async def pull(self, request: Req,
                    cursor: str | None = Parameter(default=None, max_length=512),
                    limit: int = Parameter(default=1000, ge=1, le=5000)) -> Response[bytes]:
-        principal = await principal_of(request)
+        principal = await sync_principal_of(request)
         s = request.app.state
         return respond(request, await pull_service.pull(s.db, s.clock, s.secret, principal, cursor, limit))
 

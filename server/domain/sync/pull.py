@@ -30,10 +30,11 @@ from sqlalchemy import (
 )
 
 from server.db.engine import Database
-from server.db.schema import sql_tables, version_col
+from server.db.schema import device, sql_tables, version_col
 from server.domain.sync import store
 from server.domain.sync.clock import ServerClock
 from server.domain.sync.cursor import Cursor, decode_cursor, encode_cursor
+from server.domain.sync.devices import check_not_revoked
 from server.domain.sync.principal import Principal
 from server.domain.sync.scopes import read_filter, scope_params
 from server.domain.sync.slices import SliceCache, SliceKey, SliceRow
@@ -63,7 +64,7 @@ async def pull(db: Database, clock: ServerClock, secret: str, principal: Princip
     cursor = decode_cursor(cursor_token, secret, principal.device_id)
     params = scope_params(principal)
     for _ in range(_HELD_BACK_TRIES):
-        page = await db.run_read(_page, principal.role, params, cursor, limit, db.instance)
+        page = await db.run_read(_page, principal.device_id, principal.role, params, cursor, limit, db.instance)
         if page.rows or not page.held_back:
             break
         await asyncio.sleep(_HELD_BACK_WAIT_S)  # a writer that took its id earlier is still committing
@@ -86,12 +87,14 @@ class _Page:
 _Item = tuple[tuple[int, int, str], str, Any]  # (position, table, stored row or its entries)
 
 
-def _page(conn: Connection, role: Role, params: dict[str, Any], cursor: Cursor, limit: int,
-          namespace: str) -> _Page:
+def _page(conn: Connection, device_id: str, role: Role, params: dict[str, Any], cursor: Cursor,
+          limit: int, namespace: str) -> _Page:
     """Up to ``limit`` rows after the cursor, whether more follow, and whether some were held
     back. Each table in scope gives at most ``limit + 1`` rows; a table every device of the role
     reads alike comes from :data:`_SLICES` when another device asked from the same cursor."""
     dialect = conn.dialect
+    # revoked since its token was looked up: nothing is served
+    check_not_revoked(conn.execute(_REVOKED_AT, {"device": device_id}).scalar_one_or_none())
     top = store.horizon(conn)
     values = {**params, "rev": cursor.rev, "pk": cursor.pk, "top": top, "lim": limit + 1, "hi": _NO_BOUND}
     streams: list[list[_Item]] = []
@@ -136,6 +139,7 @@ def _page(conn: Connection, role: Role, params: dict[str, Any], cursor: Cursor, 
 
 
 _NO_BOUND = 2**63 - 1
+_REVOKED_AT = select(device.c.revoked_at).where(device.c.id == bindparam("device"))
 
 
 def _shape(table_index: int, cursor_tidx: int) -> int:

@@ -25,6 +25,7 @@ from server.domain.procurement import receipt_checks
 from server.domain.sync import store
 from server.domain.sync.checks import Checked, check_change
 from server.domain.sync.clock import ServerClock
+from server.domain.sync.devices import check_not_revoked
 from server.domain.sync.principal import Principal
 from server.domain.sync.scopes import expected_value
 from shared.errors import Conflict, Forbidden, InvalidInput
@@ -81,7 +82,9 @@ def _push_in_transaction(conn: Connection, clock: ServerClock, settings: Setting
     site = principal.device_id
     assert site is not None
     locked = _ACKED_FOR_UPDATE if conn.dialect.name == "postgresql" else _ACKED
-    acked = int(conn.execute(locked, {"site": site}).scalar_one())
+    row = conn.execute(locked, {"site": site}).one()
+    check_not_revoked(row.revoked_at)  # revoked since its token was looked up: nothing is stored
+    acked = int(row.acked_seq)
     if changes and changes[0].seq > acked + 1:
         raise Conflict(f"the server has acknowledged up to seq {acked}; this batch starts at "
                        f"{changes[0].seq}. Send again from seq {acked + 1}.", code="gap")
@@ -133,7 +136,7 @@ def _push_in_transaction(conn: Connection, clock: ServerClock, settings: Setting
 
 
 # statements made once (building one costs more than running it)
-_ACKED = select(device.c.acked_seq).where(device.c.id == bindparam("site"))
+_ACKED = select(device.c.acked_seq, device.c.revoked_at).where(device.c.id == bindparam("site"))
 _ACKED_FOR_UPDATE = _ACKED.with_for_update()
 _EARLIER = (select(rejection.c.seq, rejection.c.reason, rejection.c.detail)
             .where(rejection.c.site == bindparam("site"), rejection.c.seq >= bindparam("lo"),
