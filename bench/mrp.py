@@ -231,6 +231,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="regenerative runs (median)")
     ap.add_argument("--tracemalloc", action="store_true", help="also the tracemalloc peak (slow)")
     ap.add_argument("--profile", metavar="FILE", help="run one regenerative plan under cProfile")
+    ap.add_argument("--profile-update", metavar="FILE",
+                    help="run the net-change update under cProfile (its time then includes the profiler's)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -284,7 +286,11 @@ def run(args: argparse.Namespace) -> None:
     added = new_lines(co, args.new_lines, args.seed + 1)
     new_inp = PlanningInput(inp.today, inp.items, inp.bom, inp.stock, inp.demands + tuple(added),
                             inp.receipts)
-    delta, net, net_cpu = _timed(lambda: planner.update(new_inp, {d.sku for d in added}))
+    update = lambda: planner.update(new_inp, {d.sku for d in added})  # noqa: E731
+    if args.profile_update:
+        profiled = update
+        update = lambda: _profiled(profiled, args.profile_update)  # noqa: E731
+    delta, net, net_cpu = _timed(update)
     stats = planner.last_stats
     kinds = change_kinds(before, delta.orders)
     del before
@@ -332,6 +338,17 @@ def run(args: argparse.Namespace) -> None:
             f"orders that appeared, went or changed quantity, dates or supplier: "
             f"{(kinds['new'] + kinds['gone'] + kinds['changed']) / n_orders:.1%} of the plan: re-planning only those, "
             "at the regenerative run's cost per order, is already that share of it"])
+
+
+def _profiled(f: Any, path: str) -> Any:
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    out = prof.runcall(f)
+    prof.dump_stats(path)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+    return out
 
 
 def change_kinds(before: dict[tuple[str, str, dt.date], Any],
