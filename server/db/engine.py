@@ -40,27 +40,27 @@ _CHECKPOINT_EVERY = 8  # group commits between two background checkpoints
 _WAL_SAFETY_PAGES = 10_000
 
 
-def _sqlite_pragmas(dbapi_conn: Any) -> None:
-    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+def _sqlite_setup(engine: Engine, *, immediate: bool, pragmas: tuple[str, ...] = ()) -> None:
+    """Every SQLite connection: WAL, NORMAL sync, foreign keys, a busy timeout, and ``BEGIN``
+    issued by us (``BEGIN IMMEDIATE`` for writers, so they queue on the lock at their start)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON",
+                       *pragmas):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        _sqlite_pragmas(dbapi_conn)
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
+    _sqlite_setup(engine.sync_engine, immediate=immediate)
     return engine
 
 
@@ -69,17 +69,9 @@ def _sqlite_thread_engine(url: str, *, immediate: bool, size: int) -> Engine:
     sync_url = url.replace("sqlite+aiosqlite:", "sqlite:", 1)
     engine = create_engine(sync_url, poolclass=pool.QueuePool, pool_size=size, max_overflow=0,
                            connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        _sqlite_pragmas(dbapi_conn)
-        if immediate:  # the writer leaves checkpoints to the checkpoint thread
-            dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_SAFETY_PAGES}")
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
+    # the writer leaves checkpoints to the checkpoint thread, but for a safety net
+    _sqlite_setup(engine, immediate=immediate,
+                  pragmas=(f"wal_autocheckpoint={_WAL_SAFETY_PAGES}",) if immediate else ())
     return engine
 
 

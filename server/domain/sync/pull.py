@@ -107,7 +107,7 @@ def _page(conn: Connection, device_id: str, role: Role, params: dict[str, Any], 
                 streams.append([(pos, table, entries) for pos, entries in cached])
                 values["hi"] = min(values["hi"], cached[-1][0][0])
                 continue
-        rows = conn.exec_driver_sql(query.sql, query.bind(values)).fetchall()
+        rows = query.page.run(conn, values).fetchall()
         if not rows:
             continue
         layout = _layout(table, dialect.name)
@@ -129,7 +129,7 @@ def _page(conn: Connection, device_id: str, role: Role, params: dict[str, Any], 
     held_back = False
     if top is not None and not more:  # a full page has more anyway: ask only when it matters
         for _, _, query in _in_scope(dialect, role, _shape_key(cursor.tidx)):
-            if conn.exec_driver_sql(query.held_back_sql, query.bind_held_back(values)).first():
+            if query.held_back.run(conn, values).first():
                 held_back = True
                 break
     out: list[SliceRow] = []
@@ -165,22 +165,30 @@ def _in_scope(dialect: Dialect, role: Role, cursor_tidx: int) -> tuple[tuple[int
 
 
 @dataclass(frozen=True)
-class _Query:
-    """One table's page query for one role, compiled once: SQL text and its parameter order."""
+class _Compiled:
+    """A statement compiled once for a dialect: its SQL text and its parameters in order."""
 
     sql: str
     names: tuple[str, ...]
-    held_back_sql: str
-    held_back_names: tuple[str, ...]
     defaults: dict[str, Any]  # the constants SQLAlchemy bound itself (an OFFSET 0, say)
-    held_back_defaults: dict[str, Any]
+
+    @classmethod
+    def of(cls, stmt: Any, dialect: Dialect) -> _Compiled:
+        compiled = stmt.compile(dialect=dialect)
+        return cls(compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
+
+    def run(self, conn: Connection, values: dict[str, Any]) -> Any:
+        params = tuple(values[n] if n in values else self.defaults[n] for n in self.names)
+        return conn.exec_driver_sql(self.sql, params)
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One table's page query and held-back probe for one role."""
+
+    page: _Compiled
+    held_back: _Compiled
     shared: bool  # every device of the role reads the same rows
-
-    def bind(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[n] if n in values else self.defaults[n] for n in self.names)
-
-    def bind_held_back(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[n] if n in values else self.held_back_defaults[n] for n in self.held_back_names)
 
 
 @lru_cache(maxsize=1024)
@@ -200,10 +208,7 @@ def _query(dialect: Dialect, name: str, role: Role, shape: int) -> _Query | None
     cond = and_(cond, t.c._rev <= bindparam("hi", type_=BigInteger))
     page = select(t).where(cond).order_by(t.c._rev, t.c.id).limit(bindparam("lim", type_=Integer))
     probe = select(literal(1)).where(held).limit(1)
-    compiled, compiled_probe = page.compile(dialect=dialect), probe.compile(dialect=dialect)
-    return _Query(sql=compiled.string, names=tuple(compiled.positiontup or ()),
-                  held_back_sql=compiled_probe.string, held_back_names=tuple(compiled_probe.positiontup or ()),
-                  defaults=dict(compiled.params), held_back_defaults=dict(compiled_probe.params),
+    return _Query(_Compiled.of(page, dialect), _Compiled.of(probe, dialect),
                   shared=isinstance(REGISTRY[name].read_scope(role), Everyone))
 
 
