@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from sqlalchemy import select
@@ -64,7 +65,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[HealthController, DeviceController, SyncController, MasterDataController, ImportController,
                         KittingController, PlanningController, ProcurementController, backoffice.router()],
         lifespan=[lifespan],
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        exception_handlers={**exception_handlers,  # type: ignore[arg-type]
+                            HTTPException: backoffice.unknown_paths_as_pages(exception_handlers[HTTPException])},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="fieldsync", version="1", path="/schema",
                                      render_plugins=[JsonRenderPlugin()]),

@@ -165,6 +165,11 @@ def test_a_product_shows_its_bom_through_all_levels_and_its_stock(demo: Demo) ->
 def test_an_unknown_list_or_bad_page_number_is_a_4xx_page(demo: Demo) -> None:
     with demo.login() as c:
         assert c.get("/backoffice/master/nope").status_code == 404
+        for path in ("/backoffice/nope", "/backoffice/sync/nope/deeper"):
+            r = c.get(path)
+            assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+            assert "There is no such page in the back office" in r.text
+        assert c.get("/backoffice/static/htmx.min.js").status_code == 200  # the catch-all hides nothing
         r = c.get("/backoffice/master/products", params={"page": "x"})
         assert r.status_code == 400 and "text/html" in r.headers["content-type"]
 

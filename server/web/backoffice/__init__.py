@@ -11,7 +11,7 @@ from litestar import Router
 from litestar.static_files import create_static_files_router
 
 from server.web.backoffice.auth import AuthController
-from server.web.backoffice.base import exception_handlers, refuse_nul
+from server.web.backoffice.base import exception_handlers, refuse_nul, unknown_paths_as_pages
 from server.web.backoffice.master_pages import MasterPages
 from server.web.backoffice.orders_pages import OrdersPages
 from server.web.backoffice.planning_pages import PlanningPages
@@ -19,7 +19,7 @@ from server.web.backoffice.procurement_pages import ProcurementPages
 from server.web.backoffice.render import STATIC_DIR
 from server.web.backoffice.sync_pages import SyncPages
 
-__all__ = ["router"]
+__all__ = ["router", "unknown_paths_as_pages"]
 
 
 def router() -> Router:

@@ -37,6 +37,7 @@ __all__ = [
     "refuse_nul",
     "require",
     "status_of",
+    "unknown_paths_as_pages",
 ]
 
 Req = Request[Any, Any, State]
@@ -158,6 +159,19 @@ def _http(request: Req, exc: HTTPException) -> Response[str]:
         detail += ": " + "; ".join(f"{e.get('key', '')} {e.get('message', '')}".strip()
                                    for e in extra if isinstance(e, dict))
     return _error_page(request, status, detail)
+
+
+def unknown_paths_as_pages(fallback: Any) -> Any:
+    """An app-wide handler of HTTP errors that answers a path under /backoffice that no page
+    has (Litestar's routing 404, which never reaches this router's handlers) with a page that
+    says so, and every other request with ``fallback``."""
+
+    def handler(request: Req, exc: HTTPException) -> Response[Any]:
+        if exc.status_code == 404 and (request.url.path + "/").startswith("/backoffice/"):
+            return _error_page(request, 404, translator(lang_of(request))("err_no_page"))
+        return fallback(request, exc)  # type: ignore[no-any-return]
+
+    return handler
 
 
 exception_handlers: dict[Any, Any] = {

@@ -269,6 +269,7 @@ EN: dict[str, str] = {
     "err_bad_date": "Enter the date as YYYY-MM-DD.",
     "err_pick_runs": "Choose two runs to compare.",
     "err_no_product": "There is no product with this SKU.",
+    "err_no_page": "There is no such page in the back office. Use the menu above.",
     "err_pick_run": "Choose an MRP run first (run one on the Planning page).",
     "msg_requisitions": "Made {n} draft requisition(s) from the run.",
     "msg_approved": "Approved {number}: purchase orders {orders}.",

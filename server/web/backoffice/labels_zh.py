@@ -259,6 +259,7 @@ ZH: dict[str, str] = {
     "err_bad_date": "请按 YYYY-MM-DD 格式输入日期。",
     "err_pick_runs": "请选择两次运算进行对比。",
     "err_no_product": "没有此物料编码的物料。",
+    "err_no_page": "后台没有这个页面。请使用上方的菜单。",
     "err_pick_run": "请先选择一次 MRP 运算（可在计划页面运行）。",
     "msg_requisitions": "已由此运算生成 {n} 张草稿请购单。",
     "msg_approved": "已审批 {number}：采购订单 {orders}。",

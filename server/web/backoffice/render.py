@@ -74,4 +74,5 @@ def html(template: str, lang: Lang, status: int = 200, headers: dict[str, str] |
          **context: Any) -> Response[str]:
     body = env.get_template(template).render(t=translator(lang), tv=value_translator(lang), lang=lang,
                                                 **context)
-    return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
+    # Litestar adds "; charset=utf-8" to a text media type itself
+    return Response(body, status_code=status, media_type="text/html", headers=headers)
