@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ColType", "ValueError_", "coerce", "to_wire"]
+__all__ = ["ColType", "ValueError_", "coerce", "to_wire", "utc_text"]
 
 _DECIMAL_RE = re.compile(r"^-?\d{1,18}(\.\d{1,9})?$")
 MAX_TEXT = 2000
@@ -87,6 +87,11 @@ def coerce(coltype: ColType, raw: Any, *, choices: tuple[str, ...] = (), nullabl
 
 def _bad_date(raw: str) -> dt.date:
     raise ValueError(raw)
+
+
+def utc_text(t: dt.datetime) -> str:
+    """A moment as ISO 8601 in UTC with a ``Z``: ``2026-11-25T10:00:00.123456Z``."""
+    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def to_wire(value: Any) -> Any:

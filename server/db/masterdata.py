@@ -16,7 +16,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     String,
@@ -26,7 +25,7 @@ from sqlalchemy import (
 )
 
 from server.db.schema import metadata
-from server.db.types import ExactDecimal
+from server.db.types import ExactDecimal, UtcDateTime
 
 __all__ = [
     "MASTER_TABLES",
@@ -132,7 +131,7 @@ production_order = Table(
     Column("due_date", Date, nullable=False),
     _ref("production_order", "warehouse_id", "warehouse"),
     Column("status", String(16), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("number", name="uq_production_order_number"),
     _in("status", PRODUCTION_STATES, "ck_production_order_status"),
 )

@@ -8,17 +8,17 @@ end (after ``masterdata``, whose ``production_order`` the pegs reference). Decim
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, ForeignKey, Index, String, Table, Text
+from sqlalchemy import BigInteger, Column, Date, ForeignKey, Index, String, Table, Text
 
 from server.db.schema import metadata
-from server.db.types import ExactDecimal
+from server.db.types import ExactDecimal, UtcDateTime
 
 __all__ = ["PLANNING_TABLES", "mrp_run", "planning_sequence", "production_order_peg"]
 
 mrp_run = Table(
     "mrp_run", metadata,
     Column("id", String(36), primary_key=True),  # UUIDv7: sorts by creation
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("today", Date, nullable=False),
     # sha256 of everything the plan was computed from (the PlanningInput and the agreements):
     # two runs with the same version planned the same data

@@ -15,7 +15,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     String,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 )
 
 from server.db.schema import metadata
-from server.db.types import ExactDecimal
+from server.db.types import ExactDecimal, UtcDateTime
 
 __all__ = [
     "LINE_KINDS",
@@ -56,8 +55,8 @@ requisition = Table(
     _fk("requisition", "run_id", "mrp_run"),
     _fk("requisition", "supplier_id", "supplier", nullable=True),  # NULL: MRP found no supplier
     Column("status", String(16), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("approved_at", UtcDateTime(), nullable=True),
     Column("approved_by", Text, nullable=True),
     _in("status", REQUISITION_STATES, "ck_requisition_status"),
 )

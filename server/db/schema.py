@@ -18,7 +18,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -29,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from server.db.types import ExactDecimal
+from server.db.types import ExactDecimal, UtcDateTime
 from shared.registry import DELETED, TABLES, InWarehouse, Kind, OwnedBy, Via
 from shared.registry import Table as SyncTable
 from shared.values import ColType
@@ -104,13 +103,13 @@ device = Table(
     Column("role", String(16), nullable=False),
     Column("warehouse_id", String(36), nullable=True),
     Column("code_hash", String(64), nullable=True, unique=True),
-    Column("code_expires_at", DateTime(timezone=True), nullable=True),
+    Column("code_expires_at", UtcDateTime(), nullable=True),
     Column("token_hash", String(64), nullable=True, unique=True),
     Column("acked_seq", BigInteger, nullable=False, default=0),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("enrolled_at", DateTime(timezone=True), nullable=True),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
-    Column("last_seen_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("enrolled_at", UtcDateTime(), nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    Column("last_seen_at", UtcDateTime(), nullable=True),
 )
 
 rejection = Table(
@@ -125,7 +124,7 @@ rejection = Table(
     Column("vals", Text, nullable=False),  # the change as sent, JSON
     Column("reason", String(32), nullable=False),
     Column("detail", Text, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
 )
 
 conflict = Table(
@@ -140,7 +139,7 @@ conflict = Table(
     Column("ts", BigInteger, nullable=False),
     Column("attempted", Text, nullable=True),
     Column("current", Text, nullable=True),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
 )
 
 # ---- master data the server alone holds (not synced): defined in masterdata.py on this metadata

@@ -5,6 +5,7 @@ as ``forbidden`` and never applied; rows outside the scope are never served.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import httpx
@@ -343,6 +344,8 @@ def test_a_revoked_devices_token_is_401_on_push_and_pull(http: httpx.Client, adm
     assert error_of(http.get(PULL, headers=alice.headers), 401)  # revoking twice does not revive it
     [row] = [d for d in http.get(DEVICES, headers=admin.headers).json() if d["id"] == alice.device_id]
     assert row["revoked_at"] is not None
+    for name in ("created_at", "enrolled_at", "revoked_at", "last_seen_at"):  # in UTC on both databases
+        assert dt.datetime.fromisoformat(row[name]).utcoffset() == dt.timedelta(0), (name, row[name])
 
 
 AUTHENTICATED = [("POST", PUSH), ("GET", PULL), ("GET", REJECTED), ("GET", CONFLICTS), ("GET", DEVICES),

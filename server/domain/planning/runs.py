@@ -42,6 +42,7 @@ from server.domain.procurement.scorecard_service import supplier_scores
 from server.domain.procurement.supplier_terms import load_supplier_terms
 from server.domain.sync.principal import Principal
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.values import utc_text
 
 __all__ = [
     "MrpResult",
@@ -307,16 +308,10 @@ def _guard(principal: Principal) -> None:
         raise Forbidden("only the back office may run or read MRP plans")
 
 
-def _utc_text(t: dt.datetime) -> str:
-    """ISO 8601 in UTC with a ``Z`` (SQLite hands back naive datetimes; they were stored as UTC)."""
-    t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-    return t.isoformat().replace("+00:00", "Z")
-
-
 def _summary_fields(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
-        "created_at": _utc_text(row.created_at),
+        "created_at": utc_text(row.created_at),
         "today": row.today.isoformat(),
         "input_version": row.input_version,
         "requested_by": row.requested_by,

@@ -32,7 +32,7 @@ from server.domain.procurement.numbering import unused_numbers
 from server.domain.procurement.requisitions import PlannedBuy, by_supplier, planned_buys
 from server.domain.sync.principal import Principal
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
-from shared.values import ColType, ValueError_, coerce
+from shared.values import ColType, ValueError_, coerce, utc_text
 
 __all__ = [
     "FromRun",
@@ -111,10 +111,7 @@ def guard(principal: Principal) -> None:
 
 
 def _utc_text(t: dt.datetime | None) -> str | None:
-    if t is None:
-        return None
-    t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-    return t.isoformat().replace("+00:00", "Z")
+    return None if t is None else utc_text(t)
 
 
 def decimal_field(name: str, raw: str, *, positive: bool) -> Decimal:

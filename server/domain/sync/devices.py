@@ -103,7 +103,7 @@ def _code_refused(row: RowMapping | None) -> NotAuthenticated | None:
     if row["revoked_at"] is not None:
         return NotAuthenticated("this device was revoked", code="revoked")
     expires = row["code_expires_at"]
-    if expires is not None and expires.replace(tzinfo=dt.UTC) < _now():
+    if expires is not None and expires < _now():
         return NotAuthenticated("this enrolment code has expired; ask the back office for a new one",
                                 code="bad_enrolment_code")
     return None

@@ -49,12 +49,11 @@ def round1(value: Any) -> str:
 
 
 def when(value: Any) -> str:
-    """A date as YYYY-MM-DD; a moment as YYYY-MM-DD HH:MM in UTC (stored naive on SQLite)."""
+    """A date as YYYY-MM-DD; a moment as YYYY-MM-DD HH:MM in UTC."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        v = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-        return v.strftime("%Y-%m-%d %H:%M")
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
         return value.isoformat()
     text = str(value)  # ISO text from a service: 2026-11-25T10:00:00.123Z
