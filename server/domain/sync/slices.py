@@ -12,8 +12,9 @@ older version never undoes a newer one on the device: it is absorbed like any re
 Only full slices are kept (a short one ends at the head of the log, where new rows do arrive),
 and each for at most :data:`TTL_S`, so a device is never served versions much older than that.
 
-The cache is per process and bounded by entries; it holds converted entries, so a hit costs no
-SQL and no conversion.
+The cache is per process and bounded by entries (:data:`MAX_ENTRIES`: about 60 MiB of
+catalogue entries, measured at 1.1 KB each); it holds converted entries, so a hit costs no SQL
+and no conversion.
 """
 
 from __future__ import annotations
