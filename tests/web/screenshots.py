@@ -39,6 +39,8 @@ PAGES = [
     ("requisition", "{requisition}"),
     ("purchase-orders", "/backoffice/procurement/purchase-orders"),
     ("scorecards", "/backoffice/procurement/scorecards?from=2026-01-01&to=2027-06-30"),
+    ("refusal", "/backoffice/planning/kitting?sku=RM-TUBE-60&warehouse=WH1"),
+    ("no-such-page", "/backoffice/nope"),
 ]
 
 

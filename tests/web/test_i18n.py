@@ -76,3 +76,16 @@ def test_the_switch_shows_chinese_labels_and_comes_back_to_the_page(demo: Demo) 
 def test_a_chinese_browser_gets_chinese_before_choosing(demo: Demo) -> None:
     with demo.client(headers={"Accept-Language": "zh-CN,zh;q=0.9"}) as c:
         assert "后台令牌" in c.get("/backoffice/login").text
+
+
+def test_every_refusal_with_a_chinese_text_is_a_code_the_server_raises() -> None:
+    import pathlib
+    import re
+
+    from server.web.backoffice.labels_zh import REFUSALS_ZH
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    source = "".join(p.read_text() for d in ("server", "shared") for p in (root / d).rglob("*.py"))
+    raised = set(re.findall(r'code\s*=\s*"([a-z_]+)"', source))
+    assert set(REFUSALS_ZH) <= raised, sorted(set(REFUSALS_ZH) - raised)
+    assert all(re.search(r"[\u4e00-\u9fff]", text) for text in REFUSALS_ZH.values())

@@ -217,6 +217,17 @@ def test_the_kitting_check_shows_buildable_units_and_what_runs_out(demo: Demo) -
         assert bad.status_code == 404 and "no product" in bad.text
 
 
+def test_a_refusal_on_a_chinese_page_says_what_kind_in_chinese_and_keeps_the_specifics(demo: Demo) -> None:
+    with demo.login(lang="zh") as c:
+        bought = c.get("/backoffice/planning/kitting", params={"sku": "RM-TUBE-60", "warehouse": "WH1"})
+        assert bought.status_code == 400 and "只有自制物料才能做齐套分析" in bought.text and "RM-TUBE-60" in bought.text
+        missing = c.get("/backoffice/planning/kitting", params={"sku": "NOPE", "warehouse": "WH1"})
+        assert missing.status_code == 404 and "没有此物料" in missing.text and "NOPE" in missing.text
+    with demo.login() as c:  # an English page says the service's sentence alone
+        bought = c.get("/backoffice/planning/kitting", params={"sku": "RM-TUBE-60", "warehouse": "WH1"})
+        assert "only make products are kitted" in bought.text and "只有" not in bought.text
+
+
 def test_ticked_sales_orders_get_production_orders_and_move_to_scheduled(demo: Demo) -> None:
     with demo.login() as c:
         listed = c.get("/backoffice/orders").text

@@ -19,6 +19,7 @@ from server.domain.sync.principal import Principal
 from server.errors import STATUS
 from server.web.backoffice import session
 from server.web.backoffice.i18n import LANG_COOKIE, Lang, choose, translator
+from server.web.backoffice.labels_zh import REFUSALS_ZH
 from server.web.backoffice.render import html
 from shared.errors import DomainError, InvalidInput
 
@@ -34,6 +35,7 @@ __all__ = [
     "now",
     "page",
     "posted",
+    "refusal",
     "refuse_nul",
     "require",
     "status_of",
@@ -127,6 +129,15 @@ def status_of(exc: DomainError) -> int:
     return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
 
 
+def refusal(lang: Lang, exc: DomainError) -> str:
+    """What a page says of a service's refusal: its sentence (English, naming what it is
+    about); on a Chinese page first what kind of refusal it is, in Chinese, by its stable code."""
+    if lang == "zh":
+        kind = REFUSALS_ZH.get(exc.code) or REFUSALS_ZH.get(type(exc).code) or "请求未被接受。"
+        return f"{kind}（{exc.detail}）"
+    return exc.detail
+
+
 # ---- refused requests as pages -------------------------------------------------------------------
 
 
@@ -148,7 +159,7 @@ def _cross_site(request: Req, exc: CrossSite) -> Response[str]:
 
 
 def _domain(request: Req, exc: DomainError) -> Response[str]:
-    return _error_page(request, status_of(exc), exc.detail)
+    return _error_page(request, status_of(exc), refusal(lang_of(request), exc))
 
 
 def _http(request: Req, exc: HTTPException) -> Response[str]:

@@ -264,3 +264,35 @@ ZH: dict[str, str] = {
     "msg_requisitions": "已由此运算生成 {n} 张草稿请购单。",
     "msg_approved": "已审批 {number}：采购订单 {orders}。",
 }
+
+# Refusals from the services, by their stable error code: what a Chinese page says first; the
+# service's own sentence (English, with the names and numbers it is about) follows it.
+REFUSALS_ZH: dict[str, str] = {
+    "invalid_input": "输入的内容无效。",
+    "invalid_value": "有一个值无效。",
+    "forbidden": "您没有权限执行此操作。",
+    "not_found": "找不到所请求的记录。",
+    "conflict": "此请求与当前数据冲突。",
+    "planning_data": "计划数据有误，无法运算 MRP。请先修正主数据。",
+    "bom_cycle": "物料清单（BOM）存在循环：某物料间接地成为了它自己的组件。",
+    "invalid_import": "导入的文件有错误，未导入任何内容。",
+    "unknown_product": "没有此物料。",
+    "unknown_warehouse": "没有此仓库。",
+    "unknown_supplier": "没有此供应商。",
+    "unknown_run": "没有此 MRP 运算记录。",
+    "unknown_requisition": "没有此请购单。",
+    "unknown_sales_order": "没有此销售订单。",
+    "unknown_line": "请购单中没有此行。",
+    "not_make": "只有自制物料才能做齐套分析。",
+    "ambiguous_sku": "有两个有效物料使用同一物料编码。",
+    "ambiguous_sales_order": "有多张销售订单使用同一单号。",
+    "invalid_query": "查询条件无效。",
+    "not_schedulable": "所选销售订单无法排产。",
+    "empty_requisition": "此请购单已没有可下单的行。",
+    "no_supplier": "此请购单没有供应商：请先为各行指定供应商。",
+    "supplier_blocked": "该供应商已被冻结：请将各行转给其他供应商。",
+    "stale_run": "此运算引用的数据已不存在：请重新运算 MRP。",
+    "already_requisitioned": "此运算已生成过请购单：请修改那些请购单，或重新运算 MRP。",
+    "nothing_to_requisition": "此运算没有需要采购或外协的计划订单。",
+    "requisition_approved": "此请购单已审批，不能再修改：请改为修改其采购订单。",
+}

@@ -13,6 +13,7 @@ from server.web.backoffice.base import (
     now,
     page,
     posted,
+    refusal,
     require,
     status_of,
 )
@@ -55,6 +56,6 @@ class OrdersPages(Controller):
             result = await production.from_sales_orders(
                 s.db, s.clock, ctx.principal, production.FromSalesOrders(list(chosen), combine), now(request))
         except DomainError as exc:
-            return await _page(request, ctx, status_of(exc), exc.detail, chosen=chosen, combine=combine)
+            return await _page(request, ctx, status_of(exc), refusal(ctx.lang, exc), chosen=chosen, combine=combine)
         notice = ctx.t("msg_created", n=len(result.production_orders), m=len(result.sales_orders))
         return await _page(request, ctx, notice=notice, created=result)

@@ -17,6 +17,7 @@ from server.web.backoffice.base import (
     now,
     page,
     posted,
+    refusal,
     require,
     status_of,
 )
@@ -62,7 +63,7 @@ class PlanningPages(Controller):
         try:
             made = await runs.create_run(request.app.state.db, ctx.principal, runs.RunRequest(today), now(request))
         except DomainError as exc:
-            return await _runs_page(request, ctx, status_of(exc), exc.detail, raw)
+            return await _runs_page(request, ctx, status_of(exc), refusal(ctx.lang, exc), raw)
         return Redirect(f"/backoffice/planning/runs/{made.id}", status_code=303)
 
     @get("/runs/{run_id:str}")
@@ -112,5 +113,5 @@ class PlanningPages(Controller):
         try:
             values["report"] = await kitting_service.kitting(db, ctx.principal, sku, warehouse, by_date)
         except DomainError as exc:
-            return page(ctx, "kitting.html", "nav_planning", status_of(exc), error=exc.detail, **values)
+            return page(ctx, "kitting.html", "nav_planning", status_of(exc), error=refusal(ctx.lang, exc), **values)
         return page(ctx, "kitting.html", "nav_planning", **values)

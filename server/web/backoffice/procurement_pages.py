@@ -20,6 +20,7 @@ from server.web.backoffice.base import (
     now,
     page,
     posted,
+    refusal,
     require,
     status_of,
 )
@@ -77,7 +78,7 @@ class ProcurementPages(Controller):
             made = await requisition_service.from_run(request.app.state.db, ctx.principal,
                                                       requisition_service.FromRun(run_id), now(request))
         except DomainError as exc:
-            return await _requisitions_page(request, ctx, code=status_of(exc), error=exc.detail)
+            return await _requisitions_page(request, ctx, code=status_of(exc), error=refusal(ctx.lang, exc))
         return await _requisitions_page(request, ctx, notice=ctx.t("msg_requisitions", n=len(made)))
 
     @post("/requisitions/{number:str}/approve", status_code=200)
@@ -88,7 +89,7 @@ class ProcurementPages(Controller):
         try:
             approved = await purchase_orders.approve(s.db, s.clock, ctx.principal, number, now(request))
         except DomainError as exc:
-            return await _requisitions_page(request, ctx, code=status_of(exc), error=exc.detail)
+            return await _requisitions_page(request, ctx, code=status_of(exc), error=refusal(ctx.lang, exc))
         # as the JSON API does: components sent to a subcontractor change availability
         s.refresher.touch(("stock_move", "", {"product_id": i.product_id}) for i in approved.issues)
         notice = ctx.t("msg_approved", number=approved.requisition,
@@ -116,5 +117,5 @@ class ProcurementPages(Controller):
             values["cards"] = await scorecard_service.scorecards_for(request.app.state.db, ctx.principal, today,
                                                                      first, last)
         except DomainError as exc:
-            return page(ctx, "scorecards.html", "nav_procurement", status_of(exc), error=exc.detail, **values)
+            return page(ctx, "scorecards.html", "nav_procurement", status_of(exc), error=refusal(ctx.lang, exc), **values)
         return page(ctx, "scorecards.html", "nav_procurement", **values)
