@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from server.domain.planning.model import (
@@ -62,7 +62,7 @@ from server.domain.procurement.allocation_model import (
     SupplierTerms,
 )
 
-__all__ = ["MAX_PASSES", "AllocatedPlan", "Policy", "allocate_plan", "plan_allocated"]
+__all__ = ["MAX_PASSES", "AllocatedPlan", "AllocationMemo", "Policy", "allocate_plan", "plan_allocated"]
 
 MAX_PASSES = 3
 ZERO = Decimal(0)
@@ -79,6 +79,21 @@ class Policy:
     scores: Mapping[str, Decimal] | None = None
     score_threshold: Decimal | None = None
     overrides: frozenset[str] = frozenset()
+
+
+@dataclass
+class AllocationMemo:
+    """What an allocation of a plan can reuse in the next one (the current plan keeps one
+    across net-change updates): the lone orders' allocations by need (``allocate``'s memo),
+    and per planned order its need and, with its allocation, the orders and exceptions it
+    became. Orders that did not change are the very same objects in the next plan, so they
+    are found by identity; the entries keep them alive. Valid only while the agreements, the
+    policy and the day stay the same: make a new one when they change."""
+
+    lone: dict[Need, OrderAllocation] = field(default_factory=dict)
+    needs: dict[int, tuple[PlannedOrder, Need]] = field(default_factory=dict)
+    parts: dict[int, tuple[PlannedOrder, OrderAllocation, list[PlannedOrder], list[MrpException]]] = (
+        field(default_factory=dict))
 
 
 @dataclass(frozen=True)
@@ -101,20 +116,30 @@ def _overlay(base: Chooser, leads: Mapping[OrderKey, int]) -> Chooser:
     return choose
 
 
-def _needs(inp: PlanningInput, plan: Plan) -> list[tuple[PlannedOrder, Need]]:
+def _needs(inp: PlanningInput, plan: Plan, memo: AllocationMemo | None = None
+           ) -> list[tuple[PlannedOrder, Need]]:
+    known = memo.needs if memo is not None else {}
+    seen: dict[int, tuple[PlannedOrder, Need]] = {}
     out = []
     for o in plan.planned_orders:
         kind = _KIND.get(o.kind)
-        if kind is not None:
-            out.append((o, Need(o.sku, o.warehouse, kind, o.qty, o.due, inp.items[o.sku].lead_time_days)))
+        if kind is None:
+            continue
+        hit = known.get(id(o))
+        if hit is None or hit[0] is not o:
+            hit = (o, Need(o.sku, o.warehouse, kind, o.qty, o.due, inp.items[o.sku].lead_time_days))
+        seen[id(o)] = hit
+        out.append(hit)
+    if memo is not None:
+        memo.needs = seen  # only this plan's orders: the memo does not grow with old ones
     return out
 
 
 def _allocate(inp: PlanningInput, needs: Sequence[Need], agreements: Sequence[Agreement],
-              policy: Policy) -> Allocation:
+              policy: Policy, memo: AllocationMemo | None = None) -> Allocation:
     return allocate(AllocationInput(
         inp.today, tuple(needs), tuple(agreements), policy.suppliers, policy.quotas,
-        policy.scores or {}, policy.score_threshold, policy.overrides))
+        policy.scores or {}, policy.score_threshold, policy.overrides), None if memo is None else memo.lone)
 
 
 def _start(oa: OrderAllocation, today: dt.date, product_lead: int) -> dt.date:
@@ -125,18 +150,20 @@ def _start(oa: OrderAllocation, today: dt.date, product_lead: int) -> dt.date:
 
 def plan_allocated(inp: PlanningInput, agreements: Sequence[Agreement], policy: Policy,
                    first: Plan | None = None,
-                   replan: Callable[[Chooser], Plan] | None = None) -> AllocatedPlan:
+                   replan: Callable[[Chooser], Plan] | None = None,
+                   memo: AllocationMemo | None = None) -> AllocatedPlan:
     """MRP and the allocation together (module docstring). ``first`` is a plan already made
     with ``cheapest_valid_agreement`` (net change keeps one); ``replan`` makes a plan with a
-    chooser (default: a regenerative ``mrp.plan``)."""
+    chooser (default: a regenerative ``mrp.plan``); ``memo``: what the last allocation of a
+    plan of the same agreements, policy and day can give this one (``AllocationMemo``)."""
     base = cheapest_valid_agreement(agreements, inp.today)
     make = replan or (lambda choose: mrp_plan(inp, choose))
     plan = first if first is not None else make(base)
     leads: dict[OrderKey, int] = {}
     passes = 1
     while True:
-        pairs = _needs(inp, plan)
-        allocation = _allocate(inp, [n for _, n in pairs], agreements, policy)
+        pairs = _needs(inp, plan, memo)
+        allocation = _allocate(inp, [n for _, n in pairs], agreements, policy, memo)
         moved = {}
         for (o, n), oa in zip(pairs, allocation.orders, strict=True):
             if o.kind is ItemKind.SUBCONTRACT and oa.parts:
@@ -148,7 +175,7 @@ def plan_allocated(inp: PlanningInput, agreements: Sequence[Agreement], policy: 
         leads.update(moved)
         plan = make(_overlay(base, leads))
         passes += 1
-    return AllocatedPlan(allocate_plan(inp, plan, pairs, allocation, moved), allocation, passes)
+    return AllocatedPlan(allocate_plan(inp, plan, pairs, allocation, moved, memo), allocation, passes)
 
 
 def _split_pegs(pegs: Iterable[Peg], sizes: Sequence[Decimal]) -> list[tuple[Peg, ...]]:
@@ -169,6 +196,37 @@ def _split_pegs(pegs: Iterable[Peg], sizes: Sequence[Decimal]) -> list[tuple[Peg
     return [tuple(x) for x in out]
 
 
+def _parts(inp: PlanningInput, o: PlannedOrder, oa: OrderAllocation
+           ) -> tuple[list[PlannedOrder], list[MrpException]]:
+    """The planned orders one buy or subcontract order becomes, and their exceptions."""
+    today = inp.today
+    if not oa.parts:
+        item = inp.items[o.sku]
+        should = o.due - dt.timedelta(days=item.lead_time_days)
+        late = should < today
+        excs = [MrpException(o.sku, "no_supplier", (
+            f"due {o.due}: no supplier for {qty_text(o.qty)}; the product's lead time of "
+            f"{item.lead_time_days} days is used"), o.warehouse)]
+        if late:
+            excs.append(MrpException(o.sku, "late", _late_text(o.due, should, today), o.warehouse))
+        return [replace(o, start=max(should, today), late=late, supplier=None, unit_price=None)], excs
+    orders: list[PlannedOrder] = []
+    excs = []
+    pegs = _split_pegs(o.pegging, [p.qty for p in oa.parts])
+    for part, mine in zip(oa.parts, pegs, strict=True):
+        orders.append(replace(o, qty=part.qty, start=part.order_date, late=part.late,
+                              supplier=part.supplier, unit_price=part.unit_price, pegging=mine))
+        if part.late:
+            should = o.due - dt.timedelta(days=part.lead_time_days)
+            excs.append(MrpException(o.sku, "late", _late_text(o.due, should, today), o.warehouse))
+        if part.over_capacity > 0:
+            excs.append(MrpException(o.sku, "over_capacity", (
+                f"due {o.due}: {part.supplier} has no capacity left for "
+                f"{qty_text(part.over_capacity)} of {qty_text(part.qty)}; ordered there anyway, "
+                "the least-bad choice"), o.warehouse))
+    return orders, excs
+
+
 def _late_text(due: dt.date, should: dt.date, today: dt.date) -> str:
     days = (today - should).days
     return (f"due {due}: should start {should}, {days} day{'s' if days != 1 else ''} before today; "
@@ -176,10 +234,12 @@ def _late_text(due: dt.date, should: dt.date, today: dt.date) -> str:
 
 
 def allocate_plan(inp: PlanningInput, plan: Plan, pairs: Sequence[tuple[PlannedOrder, Need]],
-                  allocation: Allocation, unsettled: Mapping[OrderKey, int] | None = None) -> Plan:
+                  allocation: Allocation, unsettled: Mapping[OrderKey, int] | None = None,
+                  memo: AllocationMemo | None = None) -> Plan:
     """``plan`` with its buy and subcontract orders replaced by the allocation's parts."""
-    today = inp.today
     allocated = {id(o): oa for (o, _), oa in zip(pairs, allocation.orders, strict=True)}
+    known = memo.parts if memo is not None else {}
+    seen: dict[int, tuple[PlannedOrder, OrderAllocation, list[PlannedOrder], list[MrpException]]] = {}
     orders: list[PlannedOrder] = []
     excs: list[MrpException] = []
     for o in plan.planned_orders:
@@ -187,29 +247,14 @@ def allocate_plan(inp: PlanningInput, plan: Plan, pairs: Sequence[tuple[PlannedO
         if oa is None:
             orders.append(o)
             continue
-        item = inp.items[o.sku]
-        if not oa.parts:
-            should = o.due - dt.timedelta(days=item.lead_time_days)
-            late = should < today
-            orders.append(replace(o, start=max(should, today), late=late, supplier=None, unit_price=None))
-            excs.append(MrpException(o.sku, "no_supplier", (
-                f"due {o.due}: no supplier for {qty_text(o.qty)}; the product's lead time of "
-                f"{item.lead_time_days} days is used"), o.warehouse))
-            if late:
-                excs.append(MrpException(o.sku, "late", _late_text(o.due, should, today), o.warehouse))
-            continue
-        pegs = _split_pegs(o.pegging, [p.qty for p in oa.parts])
-        for part, mine in zip(oa.parts, pegs, strict=True):
-            orders.append(replace(o, qty=part.qty, start=part.order_date, late=part.late,
-                                  supplier=part.supplier, unit_price=part.unit_price, pegging=mine))
-            if part.late:
-                should = o.due - dt.timedelta(days=part.lead_time_days)
-                excs.append(MrpException(o.sku, "late", _late_text(o.due, should, today), o.warehouse))
-            if part.over_capacity > 0:
-                excs.append(MrpException(o.sku, "over_capacity", (
-                    f"due {o.due}: {part.supplier} has no capacity left for "
-                    f"{qty_text(part.over_capacity)} of {qty_text(part.qty)}; ordered there anyway, "
-                    "the least-bad choice"), o.warehouse))
+        hit = known.get(id(o))
+        if hit is None or hit[0] is not o or hit[1] is not oa:
+            hit = (o, oa, *_parts(inp, o, oa))
+        seen[id(o)] = hit
+        orders += hit[2]
+        excs += hit[3]
+    if memo is not None:
+        memo.parts = seen
     for sku, supplier, miss in allocation.quota_short:
         excs.append(MrpException(sku, "quota", f"{supplier} got {qty_text(miss)} less than its quota" if miss > 0
                                  else f"{supplier} got {qty_text(-miss)} more than its maximum share"))

@@ -35,7 +35,7 @@ from typing import Any
 import msgspec
 
 from server.db.engine import Database
-from server.domain.planning.allocated import Policy, plan_allocated
+from server.domain.planning.allocated import AllocationMemo, Policy, plan_allocated
 from server.domain.planning.load import load_planning
 from server.domain.planning.model import PlanningInput
 from server.domain.planning.netchange import NetChangePlanner, changed_skus
@@ -94,6 +94,8 @@ class _State:
     doc: PlanDoc | None = None
     suppliers: Mapping[str, SupplierTerms] = field(default_factory=dict)  # for the allocation
     quotas: tuple[Quota, ...] = ()  # for the allocation
+    # what the next allocation can reuse of the last (same agreements, day and policy only)
+    memo: AllocationMemo = field(default_factory=AllocationMemo)
 
 
 def _utc(ms: int) -> str:
@@ -137,7 +139,8 @@ class CurrentPlan:
                 # the supplier allocation on the net-change plan, as a kept run does it
                 s = state
                 state.doc = await asyncio.to_thread(lambda: msgspec.convert(plan_to_json(plan_allocated(
-                    s.inp, s.agreements, Policy(s.suppliers, s.quotas), first=s.planner.plan).plan), PlanDoc))
+                    s.inp, s.agreements, Policy(s.suppliers, s.quotas), first=s.planner.plan,
+                    memo=s.memo).plan), PlanDoc))
             return CurrentPlanDoc(state.as_of, state.today.isoformat(), state.version, state.stats, state.doc)
 
     async def refresh(self) -> None:
@@ -158,6 +161,7 @@ class CurrentPlan:
             if self._state.suppliers != suppliers or self._state.quotas != quotas:  # the allocation's, not MRP's
                 self._state.suppliers, self._state.quotas = suppliers, quotas
                 self._state.version, self._state.doc = None, None
+                self._state.memo = AllocationMemo()
         except BaseException:
             self._state = None  # a failure part-way leaves nothing half updated: rebuild next time
             raise

@@ -32,6 +32,7 @@ import datetime as dt
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
 
 from server.domain.planning.model import Item, ItemKind
@@ -40,6 +41,7 @@ from server.domain.procurement.allocation_explain import explain
 from server.domain.procurement.allocation_model import (
     Allocation,
     AllocationInput,
+    Need,
     OrderAllocation,
     Quota,
 )
@@ -165,8 +167,28 @@ def _rule_choice(c: Candidates, i: int, by_sku: dict[str, list[Agreement]]) -> s
     return None if a is None else a.supplier
 
 
-def allocate(inp: AllocationInput) -> Allocation:
-    """The least-cost allocation of ``inp.needs`` (module docstring), explained order by order."""
+def allocate(inp: AllocationInput, memo: dict[Need, OrderAllocation] | None = None) -> Allocation:
+    """The least-cost allocation of ``inp.needs`` (module docstring), explained order by order.
+
+    ``memo``: the allocations of orders that were on their own (no finite capacity, no quota)
+    in earlier calls with the same agreements, suppliers, quotas, scores and day; the caller
+    keeps it, and must drop it when any of those change. An order on its own is allocated, and
+    explained, from its need alone, so an equal need gets an equal answer: those are taken from
+    the memo, the rest are allocated here, and the memo then holds this call's lone orders."""
+    if memo is None:
+        return _allocate(inp, None)
+    known = [memo.get(n) for n in inp.needs]
+    if not any(known):
+        return _allocate(inp, memo)
+    rest = replace(inp, needs=tuple(n for n, k in zip(inp.needs, known, strict=True) if k is None))
+    fresh = _allocate(rest, memo) if rest.needs else Allocation((), "optimal", 0.0, 0.0)
+    made = iter(fresh.orders)
+    orders = tuple(k if k is not None else next(made) for k in known)
+    return Allocation(orders, fresh.status, fresh.gap, fresh.seconds, fresh.components,
+                      tuple(_quota_misses(inp, orders, inp.quotas)))
+
+
+def _allocate(inp: AllocationInput, memo: dict[Need, OrderAllocation] | None) -> Allocation:
     t0 = time.perf_counter()
     c = candidates(inp)
     groups, alone = _components(c)
@@ -201,6 +223,8 @@ def allocate(inp: AllocationInput) -> Allocation:
     orders = [result[i] for i in range(len(inp.needs))]
     usage = week_usage(orders)
     explained = tuple(explain(c, i, oa, usage, _rule_choice(c, i, by_sku)) for i, oa in enumerate(orders))
+    if memo is not None:
+        memo.update((inp.needs[i], explained[i]) for i in alone)
     status = ("time_limit" if "time_limit" in statuses else
               "within_gap" if "within_gap" in statuses else "optimal")
     return Allocation(explained, status, worst_gap, time.perf_counter() - t0, len(groups),
