@@ -128,3 +128,15 @@ def test_an_unchanged_order_whose_shared_capacity_was_taken_is_allocated_again()
     reused = plan_allocated(after, lines, policy, first=planner.plan, memo=memo)
     fresh = plan_allocated(after, lines, policy, first=planner.plan)
     assert reused.plan == fresh.plan and "S2" in {o.supplier for o in reused.plan.planned_orders}
+
+
+def test_the_memo_holds_the_last_plan_only() -> None:
+    def inp(day: int) -> PlanningInput:
+        return _inp([Demand("SO-1", "P3", "WH1", TODAY + dt.timedelta(days=day), D(7))])
+
+    memo = AllocationMemo()
+    for day in range(5, 25):  # a new due date each time: a new need, the old one gone
+        planner = NetChangePlanner(inp(day), cheapest_valid_agreement(AGREEMENTS, TODAY))
+        plan_allocated(inp(day), AGREEMENTS, Policy({}), first=planner.plan, memo=memo)
+        assert [n.due for n in memo.lone] == [TODAY + dt.timedelta(days=day)]
+        assert len(memo.needs) == len(memo.parts) == 1

@@ -174,18 +174,24 @@ def allocate(inp: AllocationInput, memo: dict[Need, OrderAllocation] | None = No
     in earlier calls with the same agreements, suppliers, quotas, scores and day; the caller
     keeps it, and must drop it when any of those change. An order on its own is allocated, and
     explained, from its need alone, so an equal need gets an equal answer: those are taken from
-    the memo, the rest are allocated here, and the memo then holds this call's lone orders."""
+    the memo, the rest are allocated here, and the memo then holds this call's lone orders only
+    (so it never grows past one plan's)."""
     if memo is None:
         return _allocate(inp, None)
     known = [memo.get(n) for n in inp.needs]
     if not any(known):
-        return _allocate(inp, memo)
-    rest = replace(inp, needs=tuple(n for n, k in zip(inp.needs, known, strict=True) if k is None))
-    fresh = _allocate(rest, memo) if rest.needs else Allocation((), "optimal", 0.0, 0.0)
-    made = iter(fresh.orders)
-    orders = tuple(k if k is not None else next(made) for k in known)
-    return Allocation(orders, fresh.status, fresh.gap, fresh.seconds, fresh.components,
-                      tuple(_quota_misses(inp, orders, inp.quotas)))
+        out = _allocate(inp, memo)
+    else:
+        rest = replace(inp, needs=tuple(n for n, k in zip(inp.needs, known, strict=True) if k is None))
+        fresh = _allocate(rest, memo) if rest.needs else Allocation((), "optimal", 0.0, 0.0)
+        made = iter(fresh.orders)
+        orders = tuple(k if k is not None else next(made) for k in known)
+        out = Allocation(orders, fresh.status, fresh.gap, fresh.seconds, fresh.components,
+                         tuple(_quota_misses(inp, orders, inp.quotas)))
+    lone = {n: memo[n] for n in inp.needs if n in memo}
+    memo.clear()
+    memo.update(lone)
+    return out
 
 
 def _allocate(inp: AllocationInput, memo: dict[Need, OrderAllocation] | None) -> Allocation:
