@@ -43,6 +43,13 @@ def _scan(seq: int, qty: str, pk: str | None = None) -> Change:
                         "ref": f"scan-{seq}"})
 
 
+async def _warehouse_and_product(svc: Service) -> None:
+    boss = await _device(svc, "backoffice", "boss")
+    await _push(svc, boss, [
+        Change(seq=1, table="warehouse", pk=WAREHOUSE, ts=now_ts(), vals={"code": "WH1"}),
+        Change(seq=2, table="product", pk=PRODUCT, ts=now_ts(), vals={"sku": "BOLT"})])
+
+
 def _count(table: str) -> Any:
     def run(conn: Connection) -> int:
         return int(conn.execute(select(func.count()).select_from(sql_tables[table])).scalar_one())
@@ -56,10 +63,7 @@ def _total_qty(conn: Connection) -> Any:
 
 async def test_the_same_batch_sent_twice_at_once_is_stored_once(service: Service) -> None:
     svc = service
-    boss = await _device(svc, "backoffice", "boss")
-    await _push(svc, boss, [
-        Change(seq=1, table="warehouse", pk=WAREHOUSE, ts=now_ts(), vals={"code": "WH1"}),
-        Change(seq=2, table="product", pk=PRODUCT, ts=now_ts(), vals={"sku": "BOLT"})])
+    await _warehouse_and_product(svc)
     scanner = await _device(svc, "warehouse", "anna", WAREHOUSE)
     batch = [_scan(seq, "5") for seq in range(1, 21)]
     first, second = await asyncio.gather(_push(svc, scanner, batch), _push(svc, scanner, batch))
@@ -70,10 +74,7 @@ async def test_the_same_batch_sent_twice_at_once_is_stored_once(service: Service
 
 async def test_a_refused_batch_among_others_stores_nothing_and_the_others_commit(service: Service) -> None:
     svc = service
-    boss = await _device(svc, "backoffice", "boss")
-    await _push(svc, boss, [
-        Change(seq=1, table="warehouse", pk=WAREHOUSE, ts=now_ts(), vals={"code": "WH1"}),
-        Change(seq=2, table="product", pk=PRODUCT, ts=now_ts(), vals={"sku": "BOLT"})])
+    await _warehouse_and_product(svc)
     scanners = [await _device(svc, "warehouse", f"w{i}", WAREHOUSE) for i in range(8)]
     gapped = scanners[3]
     jobs = []
