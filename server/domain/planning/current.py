@@ -37,10 +37,19 @@ import msgspec
 from server.db.engine import Database
 from server.domain.planning.allocated import AllocationMemo, Policy, plan_allocated
 from server.domain.planning.load import load_planning
-from server.domain.planning.model import PlanningInput
+from server.domain.planning.model import Plan, PlannedOrder, PlanningInput
+from server.domain.planning.mrp import paused_gc, to_oldest_generation
 from server.domain.planning.netchange import NetChangePlanner, changed_skus
-from server.domain.planning.render import plan_to_json
-from server.domain.planning.runs import PlanDoc, check_today, input_version, snapshot
+from server.domain.planning.render import exception_json, order_json
+from server.domain.planning.runs import (
+    PlanDoc,
+    PlanException,
+    PlanOrder,
+    PlanPeg,
+    check_today,
+    input_version,
+    snapshot,
+)
 from server.domain.planning.supply import Agreement, cheapest_valid_agreement
 from server.domain.procurement.allocation_model import Quota, SupplierTerms
 from server.domain.procurement.quotas import load_quotas
@@ -96,6 +105,38 @@ class _State:
     quotas: tuple[Quota, ...] = ()  # for the allocation
     # what the next allocation can reuse of the last (same agreements, day and policy only)
     memo: AllocationMemo = field(default_factory=AllocationMemo)
+    # each planned order of the last document, rendered: an unchanged order is the same object
+    rendered: dict[int, tuple[PlannedOrder, PlanOrder]] = field(default_factory=dict)
+
+
+def _allocated_document(state: _State) -> PlanDoc:
+    """The supplier allocation on the net-change plan, as a kept run does it, as a document.
+    Both make millions of objects: the collector waits until they are made (as MRP's does)."""
+    with paused_gc():
+        plan = plan_allocated(state.inp, state.agreements, Policy(state.suppliers, state.quotas),
+                              first=state.planner.plan, memo=state.memo).plan
+        doc = _document(plan, state)
+        del plan
+    to_oldest_generation()
+    return doc
+
+
+def _document(plan: Plan, state: _State) -> PlanDoc:
+    """``plan`` as the ``mrp --json`` document, rendering only the orders the last document did
+    not have (net change and the allocation memo keep unchanged orders as the same objects)."""
+    seen: dict[int, tuple[PlannedOrder, PlanOrder]] = {}
+    orders: list[PlanOrder] = []
+    known = state.rendered
+    for o in plan.planned_orders:
+        hit = known.get(id(o))
+        if hit is None or hit[0] is not o:
+            doc = order_json(o)
+            hit = (o, PlanOrder(**{**doc, "pegging": [PlanPeg(**p) for p in doc["pegging"]]}))
+        seen[id(o)] = hit
+        orders.append(hit[1])
+    state.rendered = seen
+    return PlanDoc(plan.today.isoformat(), orders,
+                   [PlanException(**exception_json(e)) for e in plan.exceptions])
 
 
 def _utc(ms: int) -> str:
@@ -136,11 +177,7 @@ class CurrentPlan:
                 state.version = await asyncio.to_thread(input_version, state.inp, state.agreements,
                                                         state.suppliers, None, state.quotas)
             if state.doc is None:
-                # the supplier allocation on the net-change plan, as a kept run does it
-                s = state
-                state.doc = await asyncio.to_thread(lambda: msgspec.convert(plan_to_json(plan_allocated(
-                    s.inp, s.agreements, Policy(s.suppliers, s.quotas), first=s.planner.plan,
-                    memo=s.memo).plan), PlanDoc))
+                state.doc = await asyncio.to_thread(_allocated_document, state)
             return CurrentPlanDoc(state.as_of, state.today.isoformat(), state.version, state.stats, state.doc)
 
     async def refresh(self) -> None:

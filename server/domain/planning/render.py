@@ -16,7 +16,7 @@ from typing import Any
 
 from server.domain.planning.model import MrpException, Plan, PlannedOrder
 
-__all__ = ["plan_to_json", "price_text", "qty_text"]
+__all__ = ["exception_json", "order_json", "plan_to_json", "price_text", "qty_text"]
 
 
 def qty_text(q: Decimal) -> str:
@@ -32,7 +32,7 @@ def price_text(p: Decimal) -> str:
     return format(p, "f")
 
 
-def _order(o: PlannedOrder) -> dict[str, Any]:
+def order_json(o: PlannedOrder) -> dict[str, Any]:
     return {
         "sku": o.sku,
         "warehouse": o.warehouse,
@@ -47,7 +47,7 @@ def _order(o: PlannedOrder) -> dict[str, Any]:
     }
 
 
-def _exception(e: MrpException) -> dict[str, Any]:
+def exception_json(e: MrpException) -> dict[str, Any]:
     return {"sku": e.sku, "kind": e.kind, "detail": e.detail}
 
 
@@ -55,6 +55,6 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     """The ``fieldsync mrp --json`` document of ``plan``, in the plan's own order."""
     return {
         "today": plan.today.isoformat(),
-        "planned_orders": [_order(o) for o in plan.planned_orders],
-        "exceptions": [_exception(e) for e in plan.exceptions],
+        "planned_orders": [order_json(o) for o in plan.planned_orders],
+        "exceptions": [exception_json(e) for e in plan.exceptions],
     }
